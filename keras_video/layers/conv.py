@@ -1,0 +1,193 @@
+"""Convolution units of the video networks: Conv3D, Unit3D (conv + BN + activation), SepConv3D.
+
+Kernels are stored in their natural 3D shape `(kt, kh, kw, in, out)` so that checkpoints and
+inflated 2D weights map one to one, but kernels that are 2D in disguise (`1 x kh x kw` spatial
+and `kt x 1 x 1` temporal) run as 2D convolutions over folded axes: on CPU, XLA compiles those
+much better than Conv3D (see benchmarks/inception_family.py).
+"""
+import keras
+from keras import ops
+
+PADDINGS = ("same", "valid", "symmetric")
+
+
+def symmetric_pads(kernel_size, strides, dilation_rate=(1, 1, 1)):
+    """Per-axis `(before, after)` zero padding of PyTorch's `padding=d*(k-1)//2` convention.
+
+    Returns None where TF "SAME" padding already pads exactly that way (stride 1, odd kernel),
+    so that no explicit padding op is needed.
+    """
+    pads = [d * (k - 1) // 2 for k, d in zip(kernel_size, dilation_rate)]
+    if all(s == 1 and (k - 1) * d % 2 == 0 for k, s, d in zip(kernel_size, strides, dilation_rate)):
+        return None
+    return tuple((p, p) for p in pads)
+
+
+@keras.saving.register_keras_serializable(package="keras_video")
+class Conv3D(keras.layers.Conv3D):
+    """`keras.layers.Conv3D` that runs spatial-only and temporal-only kernels as 2D convolutions.
+
+    A `1 x kh x kw` kernel is a 2D conv over `batch * time` frames; a `kt x 1 x 1` kernel is a 2D
+    conv with a `(kt, 1)` kernel over `(batch, time, height * width)`. Weights, outputs and
+    config are those of `keras.layers.Conv3D`; `factorize=False` always uses the 3D op.
+    """
+
+    def __init__(self, *args, factorize=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.factorize = factorize
+
+    def convolution_op(self, inputs, kernel):
+        kt, kh, kw = self.kernel_size
+        plain = (not self.factorize or self.groups != 1 or self.data_format != "channels_last")
+        if plain or (kt != 1 and (kh, kw) != (1, 1)):
+            return super().convolution_op(inputs, kernel)
+        if kt == 1:
+            return self._spatial(inputs, kernel[0])
+        return self._temporal(inputs, kernel[:, 0])
+
+    def _spatial(self, x, kernel_2d):
+        st, sh, sw = self.strides
+        if st > 1:  # a 1-tap kernel with temporal stride keeps every st-th frame
+            x = x[:, ::st]
+        b, t, h, w, c = ops.shape(x)
+        y = ops.conv(ops.reshape(x, (-1, h, w, c)), kernel_2d, strides=(sh, sw),
+                     padding=self.padding, dilation_rate=self.dilation_rate[1:])
+        _, h2, w2, f = ops.shape(y)
+        return ops.reshape(y, (b, t, h2, w2, f))
+
+    def _temporal(self, x, kernel_2d):
+        st, sh, sw = self.strides
+        if sh > 1 or sw > 1:
+            x = x[:, :, ::sh, ::sw]
+        b, t, h, w, c = ops.shape(x)
+        y = ops.conv(ops.reshape(x, (b, t, h * w, c)), kernel_2d, strides=(st, 1),
+                     padding=self.padding, dilation_rate=(self.dilation_rate[0], 1))
+        return ops.reshape(y, (b, ops.shape(y)[1], h, w, self.filters))
+
+    def get_config(self):
+        return {**super().get_config(), "factorize": self.factorize}
+
+
+@keras.saving.register_keras_serializable(package="keras_video")
+class Unit3D(keras.layers.Layer):
+    """Conv3D, optional BatchNorm and activation: the unit every block of the zoo is made of.
+
+    `padding` is "same" (TensorFlow, as DeepMind's I3D), "valid", or "symmetric" (PyTorch's
+    `k // 2` on both sides, as torchvision's models; needed to reproduce their outputs when a
+    stride is 2). `bn_scale=False` gives DeepMind's BatchNorm without gamma.
+    """
+
+    def __init__(self, filters, kernel_size=(1, 1, 1), strides=(1, 1, 1), padding="same",
+                 dilation_rate=(1, 1, 1), use_bias=False, use_batch_norm=True, bn_scale=True,
+                 bn_epsilon=1e-3, bn_momentum=0.99, activation="relu", factorize=True,
+                 kernel_initializer="he_normal", kernel_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        if padding not in PADDINGS:
+            raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+        triple = lambda v: (v,) * 3 if isinstance(v, int) else tuple(v)  # noqa: E731
+        self.filters = filters
+        self.kernel_size, self.strides = triple(kernel_size), triple(strides)
+        self.dilation_rate = triple(dilation_rate)
+        self.padding = padding
+        self.use_bias, self.use_batch_norm, self.bn_scale = use_bias, use_batch_norm, bn_scale
+        self.bn_epsilon, self.bn_momentum = bn_epsilon, bn_momentum
+        self.activation = keras.activations.get(activation)
+        self.factorize = factorize
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+
+        pads = symmetric_pads(self.kernel_size, self.strides, self.dilation_rate) \
+            if padding == "symmetric" else None
+        self.pad = keras.layers.ZeroPadding3D(pads, name="pad") if pads else None
+        conv_padding = "valid" if pads or padding == "valid" else "same"
+        self.conv = Conv3D(filters, self.kernel_size, self.strides, padding=conv_padding,
+                           dilation_rate=self.dilation_rate, use_bias=use_bias,
+                           factorize=factorize, kernel_initializer=self.kernel_initializer,
+                           kernel_regularizer=self.kernel_regularizer, name="conv")
+        self.bn = keras.layers.BatchNormalization(
+            epsilon=bn_epsilon, momentum=bn_momentum, scale=bn_scale, name="bn"
+        ) if use_batch_norm else None
+
+    def build(self, input_shape):
+        if self.pad is not None:
+            input_shape = self.pad.compute_output_shape(input_shape)
+        self.conv.build(input_shape)
+        if self.bn is not None:
+            self.bn.build(self.conv.compute_output_shape(input_shape))
+
+    def call(self, x, training=None):
+        if self.pad is not None:
+            x = self.pad(x)
+        x = self.conv(x)
+        if self.bn is not None:
+            x = self.bn(x, training=training)
+        return self.activation(x)
+
+    def compute_output_shape(self, input_shape):
+        if self.pad is not None:
+            input_shape = self.pad.compute_output_shape(input_shape)
+        return self.conv.compute_output_shape(input_shape)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides,
+            "padding": self.padding, "dilation_rate": self.dilation_rate,
+            "use_bias": self.use_bias, "use_batch_norm": self.use_batch_norm,
+            "bn_scale": self.bn_scale, "bn_epsilon": self.bn_epsilon,
+            "bn_momentum": self.bn_momentum,
+            "activation": keras.activations.serialize(self.activation),
+            "factorize": self.factorize,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+        }
+
+
+@keras.saving.register_keras_serializable(package="keras_video")
+class SepConv3D(keras.layers.Layer):
+    """Separable spatiotemporal conv of S3D: a `1 x kh x kw` Unit3D, then a `kt x 1 x 1` Unit3D.
+
+    Each part has its own BatchNorm and activation (torchvision's `TemporalSeparableConv`,
+    TF-slim's `conv3d_spatiotemporal(separable=True)`). With `kt == 1` it is the spatial unit
+    alone (strides included), as in the 2D blocks of the top-/bottom-heavy networks.
+    Extra keyword arguments (padding, BN options, ...) go to both units.
+    """
+
+    def __init__(self, filters, kernel_size=(3, 3, 3), strides=(1, 1, 1), name=None,
+                 **unit_kwargs):
+        super().__init__(name=name, **{k: unit_kwargs.pop(k) for k in ("dtype", "trainable")
+                                       if k in unit_kwargs})
+        triple = lambda v: (v,) * 3 if isinstance(v, int) else tuple(v)  # noqa: E731
+        self.filters, self.kernel_size, self.strides = filters, triple(kernel_size), triple(strides)
+        self.unit_kwargs = unit_kwargs
+        kt, kh, kw = self.kernel_size
+        st, sh, sw = self.strides
+        if kt == 1:
+            self.spatial = Unit3D(filters, (1, kh, kw), (st, sh, sw), name="spatial",
+                                  **unit_kwargs)
+            self.temporal = None
+        else:
+            self.spatial = Unit3D(filters, (1, kh, kw), (1, sh, sw), name="spatial", **unit_kwargs)
+            self.temporal = Unit3D(filters, (kt, 1, 1), (st, 1, 1), name="temporal",
+                                   **unit_kwargs)
+
+    def build(self, input_shape):
+        self.spatial.build(input_shape)
+        if self.temporal is not None:
+            self.temporal.build(self.spatial.compute_output_shape(input_shape))
+
+    def call(self, x, training=None):
+        x = self.spatial(x, training=training)
+        return x if self.temporal is None else self.temporal(x, training=training)
+
+    def compute_output_shape(self, input_shape):
+        shape = self.spatial.compute_output_shape(input_shape)
+        return shape if self.temporal is None else self.temporal.compute_output_shape(shape)
+
+    def get_config(self):
+        unit = dict(self.unit_kwargs)
+        for key in ("activation", "kernel_initializer", "kernel_regularizer"):
+            if key in unit and not isinstance(unit[key], (str, type(None))):
+                unit[key] = keras.saving.serialize_keras_object(unit[key])
+        return {**super().get_config(), "filters": self.filters,
+                "kernel_size": self.kernel_size, "strides": self.strides, **unit}

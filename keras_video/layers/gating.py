@@ -1,0 +1,43 @@
+"""Self-gating of S3D-G (Xie et al. 2018, eq. 2): features reweighted by a context-driven gate."""
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_video")
+class SelfGating(keras.layers.Layer):
+    """`y = sigmoid(W . mean_{t,h,w}(x) + b) * x`, one gate per channel and clip.
+
+    As TF-slim's `s3dg.self_gating`: spatiotemporal average pooling, a 1x1x1 conv (a dense layer
+    on the pooled vector; kernel `(C, C)`), sigmoid, multiply. Slim's conv has no bias; the bias
+    here (on by default) lets a gate start as the identity (`W = 0`, large `b`), so that S3D
+    weights load into S3D-G unchanged in function.
+    """
+
+    def __init__(self, use_bias=True, kernel_initializer=None, kernel_regularizer=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.use_bias = use_bias
+        self.kernel_initializer = keras.initializers.get(
+            kernel_initializer or keras.initializers.TruncatedNormal(stddev=0.01))
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        self.transform = keras.layers.Dense(
+            channels, use_bias=self.use_bias, kernel_initializer=self.kernel_initializer,
+            kernel_regularizer=self.kernel_regularizer, name="transform")
+        self.transform.build((None, channels))
+
+    def call(self, x):
+        gate = ops.sigmoid(self.transform(ops.mean(x, axis=(1, 2, 3))))
+        return x * gate[:, None, None, None, :]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(), "use_bias": self.use_bias,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+        }

@@ -1,0 +1,8 @@
+"""Model builders (keras.applications conventions) and their registry.
+
+`keras_video.zoo.S3DG(weights=None, classes=400)`, `keras_video.zoo.get("s3dg", **kw)`,
+`keras_video.zoo.list_models()`.
+"""
+from keras_video.zoo.inception3d import (C2D, I3D, S3D, S3DG, BottomHeavyI3D,  # noqa: F401
+                                         BottomHeavyS3D, FastS3D, TopHeavyI3D, TopHeavyS3D)
+from keras_video.zoo.registry import get, get_builder, list_models  # noqa: F401

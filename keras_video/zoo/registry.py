@@ -1,0 +1,30 @@
+"""One registry of model builders: the names the CLI and `keras_video.zoo.get` take."""
+_BUILDERS = {}
+
+
+def register(name):
+    """Class decorator-style registration: `@register("s3dg")` above a builder function."""
+    def wrap(builder):
+        if name in _BUILDERS:
+            raise ValueError(f"model {name!r} is registered twice")
+        _BUILDERS[name] = builder
+        builder.registry_name = name
+        return builder
+    return wrap
+
+
+def list_models():
+    """Registry names of every model builder, sorted."""
+    return sorted(_BUILDERS)
+
+
+def get_builder(name):
+    key = name.lower().replace("-", "_")
+    if key not in _BUILDERS:
+        raise ValueError(f"Unknown model {name!r}. Available models: {', '.join(list_models())}")
+    return _BUILDERS[key]
+
+
+def get(name, **kwargs):
+    """Builds the registered model `name` with any builder keyword, e.g. `get("s3dg", classes=10)`."""
+    return get_builder(name)(**kwargs)

@@ -1,0 +1,37 @@
+"""keras-video: a Keras 3 / TensorFlow model zoo for video classification."""
+import pathlib
+import re
+
+from setuptools import find_packages, setup
+
+HERE = pathlib.Path(__file__).parent
+VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "keras_video" / "__init__.py").read_text()).group(1)
+
+setup(
+    name="keras-video",
+    version=VERSION,
+    description="Video classification models (I3D, S3D, S3D-G, CSN, R(2+1)D) for Keras 3 and TensorFlow",
+    long_description=(HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["keras_video", "keras_video.*"]),
+    install_requires=[
+        "tensorflow>=2.16",  # GPU users: pip install "tensorflow[and-cuda]"
+        "keras>=3",
+        "absl-py",
+        "av",
+        "numpy",
+    ],
+    extras_require={
+        "export": ["tf2onnx", "onnxruntime", "ai-edge-litert"],
+        "convert": ["torch", "torchvision"],
+        "test": ["pytest", "pytest-timeout"],
+    },
+    entry_points={"console_scripts": ["keras-video=keras_video.cli:run"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "License :: OSI Approved :: Apache Software License",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
