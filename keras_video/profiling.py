@@ -48,7 +48,8 @@ def count_macs(model, frames=16, size=224, channels=None):
     """MACs of one `frames x size x size` clip through `model` (inference mode), as an int."""
     channels = channels or model.inputs[0].shape[-1]
     spec = tf.TensorSpec((1, frames, size, size, channels), tf.float32)
-    graph = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec).graph
+    graph = tf.function(lambda x: model(x, training=False), autograph=False)
+    graph = graph.get_concrete_function(spec).graph
     macs = _graph_macs(graph)
     if macs is None or macs < 0:
         raise ValueError("could not infer static shapes to count MACs")

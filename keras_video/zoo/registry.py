@@ -25,6 +25,6 @@ def get_builder(name):
     return _BUILDERS[key]
 
 
-def get(name, **kwargs):
-    """Builds the registered model `name` with any builder keyword, e.g. `get("s3dg", classes=10)`."""
-    return get_builder(name)(**kwargs)
+def get(model, /, **kwargs):
+    """Builds the registered `model` with any builder keyword, e.g. `get("s3dg", classes=10)`."""
+    return get_builder(model)(**kwargs)
