@@ -66,3 +66,14 @@ def test_inception_block_save_and_load(kwargs, tmp_path, rng):
     model.save(tmp_path / "b.keras")
     restored = keras.saving.load_model(tmp_path / "b.keras")
     np.testing.assert_allclose(restored(x), model(x), atol=1e-6)
+
+
+def test_every_weight_of_a_gated_separable_block_gets_a_gradient(rng):
+    import tensorflow as tf
+    block = InceptionBlock3D(WIDTHS, separable=True, gating=True)
+    x = tf.constant(rng.normal(size=(2, 4, 6, 6, 8)), tf.float32)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(block(x, training=True) ** 2)
+    grads = tape.gradient(loss, block.trainable_weights)
+    assert len(grads) == len(block.trainable_weights) > 0
+    assert all(g is not None and float(tf.reduce_max(tf.abs(g))) > 0 for g in grads)

@@ -202,3 +202,15 @@ def test_full_size_family_counts():
                                   for w in (block[0], block[2], block[4], block[5]))
     assert counts["s3dg"]["trainable_params"] - counts["s3d"]["trainable_params"] == gate_params
     assert len(widths) == 10
+
+
+@pytest.mark.parametrize("name", ["s3dg", "i3d"])
+def test_mixed_precision_forward_keeps_float32_outputs(name, rng):
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = zoo.get(name, input_shape=CLIP, classes=3, **TINY)
+        y = model(rng.uniform(0, 255, size=(2,) + CLIP).astype("float32"))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert y.dtype == "float32"
+    assert np.all(np.isfinite(y)) and np.allclose(np.sum(y, axis=1), 1.0, atol=1e-3)
