@@ -64,6 +64,8 @@ def main(argv):
                              "see --helpfull")
     command, names = argv[1], argv[2:]
     from keras_video import zoo
+    if FLAGS.all and command != "info":
+        raise app.UsageError("--all applies to info only")
     if command == "info" and FLAGS.all:
         names = zoo.list_models()
     if len(names) != 1 and not (command == "info" and FLAGS.all):

@@ -24,6 +24,12 @@ def symmetric_pads(kernel_size, strides, dilation_rate=(1, 1, 1)):
     return tuple((p, p) for p in pads)
 
 
+def serialize_unit_kwargs(unit_kwargs):
+    """Unit3D keyword arguments that composite layers forward, made JSON-ready for get_config."""
+    return {key: value if isinstance(value, (str, int, float, bool, tuple, list, type(None)))
+            else keras.saving.serialize_keras_object(value) for key, value in unit_kwargs.items()}
+
+
 @keras.saving.register_keras_serializable(package="keras_video")
 class Conv3D(keras.layers.Conv3D):
     """`keras.layers.Conv3D` computed with 2D convolutions.
@@ -210,9 +216,6 @@ class SepConv3D(keras.layers.Layer):
         return shape if self.temporal is None else self.temporal.compute_output_shape(shape)
 
     def get_config(self):
-        unit = dict(self.unit_kwargs)
-        for key in ("activation", "kernel_initializer", "kernel_regularizer"):
-            if key in unit and not isinstance(unit[key], (str, type(None))):
-                unit[key] = keras.saving.serialize_keras_object(unit[key])
         return {**super().get_config(), "filters": self.filters,
-                "kernel_size": self.kernel_size, "strides": self.strides, **unit}
+                "kernel_size": self.kernel_size, "strides": self.strides,
+                **serialize_unit_kwargs(self.unit_kwargs)}

@@ -2,7 +2,7 @@
 import keras
 from keras import ops
 
-from keras_video.layers.conv import SepConv3D, Unit3D
+from keras_video.layers.conv import SepConv3D, Unit3D, serialize_unit_kwargs
 from keras_video.layers.gating import SelfGating
 from keras_video.layers.pooling import MaxPooling3D
 
@@ -75,4 +75,5 @@ class InceptionBlock3D(keras.layers.Layer):
         return {**super().get_config(), "filters": self.filters,
                 "temporal_kernel_size": self.temporal_kernel_size, "separable": self.separable,
                 "gating": self.gating, "gating_use_bias": self.gating_use_bias,
-                "temporal_pool_size": self.temporal_pool_size, **self.unit_kwargs}
+                "temporal_pool_size": self.temporal_pool_size,
+                **serialize_unit_kwargs(self.unit_kwargs)}

@@ -46,7 +46,7 @@ GATING_BLOCKS = TEMPORAL_BLOCKS[1:]
 FEATURES = 1024
 
 
-def _block_range(name, value, blocks, default):
+def _block_index(name, value, blocks):
     if value is None:
         return None
     if value not in blocks:
@@ -59,17 +59,17 @@ def inception3d_backbone(x, *, separable, padding, bn_scale, temporal_conv_start
                          width_multiplier, min_width, bn_momentum, gating_use_bias, factorize,
                          kernel_regularizer=None):
     """Applies the base network to the normalised video `x`; returns the Mixed_5c features."""
-    start = _block_range("temporal_conv_startat", temporal_conv_startat, TEMPORAL_BLOCKS, 0)
-    end = _block_range("temporal_conv_endat", temporal_conv_endat, TEMPORAL_BLOCKS, None)
+    start = _block_index("temporal_conv_startat", temporal_conv_startat, TEMPORAL_BLOCKS)
+    end = _block_index("temporal_conv_endat", temporal_conv_endat, TEMPORAL_BLOCKS)
     end = len(TEMPORAL_BLOCKS) - 1 if end is None else end
-    gate_from = _block_range("gating_startat", gating_startat, GATING_BLOCKS, None)
+    gate_from = _block_index("gating_startat", gating_startat, GATING_BLOCKS)
     if width_multiplier <= 0:
         raise ValueError(f"width_multiplier must be > 0, got {width_multiplier}")
 
     def width(w):
         return max(int(w * width_multiplier), min_width)
 
-    def temporal(block):  # temporal kernel multiplier: 1 inside [start, end], else 0
+    def temporal(block):  # has a temporal kernel: inside [start, end]
         i = TEMPORAL_BLOCKS.index(block)
         return start is not None and start <= i <= end
 

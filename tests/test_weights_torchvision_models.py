@@ -1,0 +1,63 @@
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from keras_video import zoo
+from keras_video.weights import torchvision_models
+
+from torch_reference import run_torch
+
+S3D_REFERENCE = """
+    import numpy as np
+    torch.manual_seed(0)
+    model = torchvision.models.video.s3d()
+    video = torch.rand(1, 3, 16, 224, 224) * 2 - 1
+    # BatchNorm statistics of this very input (one training-mode pass with momentum 1) keep
+    # activations at unit scale through the depth, so any misplaced pixel shows in the output.
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm3d):
+                m.momentum = 1.0
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+        model.train()(video)
+    model.eval()
+    with torch.no_grad():
+        features, logits = model.features(video), model(video)
+    np.savez(OUT + "/state.npz", **{k: v.numpy() for k, v in model.state_dict().items()})
+    np.savez(OUT + "/io.npz", video=video.numpy(), features=features.numpy(),
+             logits=logits.numpy())
+    print(json.dumps({"ok": True}))
+"""
+
+
+def test_s3d_computes_torchvisions_function(tmp_path):
+    """Same weights, same input: our S3D's features and logits equal torchvision's. Features are
+    held to 1e-3 of their range (BN fitted to one clip amplifies float32 rounding; one
+    misplaced padding row already errs by more than their range), logits to 1e-4."""
+    run_torch(f"OUT = {str(tmp_path)!r}\n" + textwrap.dedent(S3D_REFERENCE))
+    state = dict(np.load(tmp_path / "state.npz"))
+    io = np.load(tmp_path / "io.npz")
+    model = zoo.S3D(input_shape=(16, 224, 224, 3), include_preprocessing=False,
+                    classifier_activation=None)
+    torchvision_models.load_inception_state_dict(model, state)
+    video = io["video"].transpose(0, 2, 3, 4, 1)
+    features = keras.Model(model.inputs, model.get_layer("Mixed_5c").output)
+    reference = io["features"].transpose(0, 2, 3, 4, 1)
+    np.testing.assert_allclose(features.predict(video, verbose=0), reference,
+                               atol=1e-3 * np.abs(reference).max())
+    np.testing.assert_allclose(model.predict(video, verbose=0), io["logits"],
+                               atol=1e-4 * np.abs(io["logits"]).max())
+    backbone = zoo.S3D(include_top=False, input_shape=(16, 224, 224, 3),
+                       include_preprocessing=False)
+    torchvision_models.load_inception_state_dict(backbone, state)
+    np.testing.assert_allclose(backbone.predict(video, verbose=0), reference,
+                               atol=1e-3 * np.abs(reference).max())
+
+
+def test_state_dict_mismatches_are_reported(rng):
+    model = zoo.S3D(width_multiplier=0.125, min_width=4)
+    with pytest.raises(ValueError, match="conv units"):
+        torchvision_models.load_inception_state_dict(model, {})
