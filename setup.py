@@ -26,7 +26,7 @@ setup(
     extras_require={
         "export": ["tf2onnx", "onnxruntime", "ai-edge-litert"],
         "convert": ["torch", "torchvision"],
-        "test": ["pytest", "pytest-timeout"],
+        "test": ["pytest", "pytest-timeout", "tf2onnx", "onnxruntime", "ai-edge-litert"],
     },
     entry_points={"console_scripts": ["keras-video=keras_video.cli:run"]},
     classifiers=[

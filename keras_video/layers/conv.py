@@ -9,6 +9,8 @@ inflated 2D weights map one to one, but they run as 2D convolutions: `1 x kh x k
 import keras
 from keras import ops
 
+from keras_video.layers.depthwise import DepthwiseConv3D
+
 PADDINGS = ("same", "valid", "symmetric")
 
 
@@ -105,13 +107,16 @@ class Unit3D(keras.layers.Layer):
 
     `padding` is "same" (TensorFlow, as DeepMind's I3D), "valid", or "symmetric" (PyTorch's
     `k // 2` on both sides, as torchvision's models; needed to reproduce their outputs when a
-    stride is 2). `bn_scale=False` gives DeepMind's BatchNorm without gamma.
+    stride is 2). `bn_scale=False` gives DeepMind's BatchNorm without gamma. `depthwise=True`
+    filters each channel on its own (`DepthwiseConv3D`; `filters` must equal the input
+    channels), as the channel-separated networks do.
     """
 
     def __init__(self, filters, kernel_size=(1, 1, 1), strides=(1, 1, 1), padding="same",
                  dilation_rate=(1, 1, 1), use_bias=False, use_batch_norm=True, bn_scale=True,
                  bn_epsilon=1e-3, bn_momentum=0.99, activation="relu", factorize=True,
-                 kernel_initializer="he_normal", kernel_regularizer=None, **kwargs):
+                 depthwise=False, kernel_initializer="he_normal", kernel_regularizer=None,
+                 **kwargs):
         super().__init__(**kwargs)
         if padding not in PADDINGS:
             raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
@@ -123,7 +128,7 @@ class Unit3D(keras.layers.Layer):
         self.use_bias, self.use_batch_norm, self.bn_scale = use_bias, use_batch_norm, bn_scale
         self.bn_epsilon, self.bn_momentum = bn_epsilon, bn_momentum
         self.activation = keras.activations.get(activation)
-        self.factorize = factorize
+        self.factorize, self.depthwise = factorize, depthwise
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
 
@@ -131,15 +136,20 @@ class Unit3D(keras.layers.Layer):
             if padding == "symmetric" else None
         self.pad = keras.layers.ZeroPadding3D(pads, name="pad") if pads else None
         conv_padding = "valid" if pads or padding == "valid" else "same"
-        self.conv = Conv3D(filters, self.kernel_size, self.strides, padding=conv_padding,
-                           dilation_rate=self.dilation_rate, use_bias=use_bias,
-                           factorize=factorize, kernel_initializer=self.kernel_initializer,
-                           kernel_regularizer=self.kernel_regularizer, name="conv")
+        conv_args = dict(padding=conv_padding, dilation_rate=self.dilation_rate,
+                         use_bias=use_bias, kernel_initializer=self.kernel_initializer,
+                         kernel_regularizer=self.kernel_regularizer, name="conv")
+        self.conv = (DepthwiseConv3D(self.kernel_size, self.strides, **conv_args) if depthwise
+                     else Conv3D(filters, self.kernel_size, self.strides, factorize=factorize,
+                                 **conv_args))
         self.bn = keras.layers.BatchNormalization(
             epsilon=bn_epsilon, momentum=bn_momentum, scale=bn_scale, name="bn"
         ) if use_batch_norm else None
 
     def build(self, input_shape):
+        if self.depthwise and input_shape[-1] != self.filters:
+            raise ValueError(f"{self.name}: a depthwise unit keeps its {input_shape[-1]} "
+                             f"channels, but filters={self.filters}")
         if self.pad is not None:
             input_shape = self.pad.compute_output_shape(input_shape)
         self.conv.build(input_shape)
@@ -168,7 +178,7 @@ class Unit3D(keras.layers.Layer):
             "bn_scale": self.bn_scale, "bn_epsilon": self.bn_epsilon,
             "bn_momentum": self.bn_momentum,
             "activation": keras.activations.serialize(self.activation),
-            "factorize": self.factorize,
+            "factorize": self.factorize, "depthwise": self.depthwise,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
         }

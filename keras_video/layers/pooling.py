@@ -1,15 +1,18 @@
-"""3D max pooling with PyTorch's symmetric padding, needed to reproduce torchvision models."""
+"""3D max pooling that exports (2D pooling ops only) and takes PyTorch's symmetric padding."""
 import keras
 from keras import ops
 
 from keras_video.layers.conv import symmetric_pads
+from keras_video.layers.depthwise import time_taps
 
 
 @keras.saving.register_keras_serializable(package="keras_video")
 class MaxPooling3D(keras.layers.MaxPooling3D):
-    """`keras.layers.MaxPooling3D` that also takes `padding="symmetric"`.
+    """`keras.layers.MaxPooling3D` computed as 2D max pooling over frames, then a max over the
+    temporal taps (the max over a box is the max over time of the max over space). TFLite has
+    no MAX_POOL_3D builtin; this runs on its MAX_POOL_2D and MAXIMUM.
 
-    "symmetric" pads `(k - 1) // 2` on both sides of each axis with -inf, as PyTorch's
+    `padding="symmetric"` pads `(k - 1) // 2` on both sides of each axis with -inf, as PyTorch's
     `MaxPool3d(padding=k // 2)` does; TF "SAME" pads the extra element at the end instead, which
     shifts every window when the stride is 2.
     """
@@ -24,7 +27,18 @@ class MaxPooling3D(keras.layers.MaxPooling3D):
     def call(self, x):
         if self.pads:
             x = ops.pad(x, ((0, 0),) + self.pads + ((0, 0),), constant_values=float("-inf"))
-        return super().call(x)
+        (pt, ph, pw), (st, sh, sw) = self.pool_size, self.strides
+        b, t, h, w, c = ops.shape(x)
+        y = ops.max_pool(ops.reshape(x, (-1, h, w, c)), (ph, pw), (sh, sw), self.padding)
+        _, h2, w2, _ = ops.shape(y)
+        y = ops.reshape(y, (b, t, h2, w2, c))
+        if pt == 1 and st == 1:
+            return y
+        taps = time_taps(y, pt, st, 1, self.padding, pad_value=float("-inf"))
+        out = taps[0]
+        for tap in taps[1:]:
+            out = ops.maximum(out, tap)
+        return out
 
     def compute_output_shape(self, input_shape):
         if self.pads:

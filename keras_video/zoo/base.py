@@ -36,9 +36,11 @@ def video_input(input_shape, include_preprocessing, mean_std):
                          f"{shape[-1]} channels; pass include_preprocessing=False and "
                          f"normalise the input yourself (e.g. optical flow in [-1, 1]).")
     mean, std = mean_std
-    x = keras.layers.Normalization(mean=[m * 255.0 for m in mean],
-                                   variance=[(s * 255.0) ** 2 for s in std],
-                                   name="preprocessing")(inputs)
+    # (x / 255 - mean) / std as one multiply-add with constants (no variables, so that every
+    # export format folds it).
+    x = keras.layers.Rescaling(scale=[1.0 / (255.0 * s) for s in std],
+                               offset=[-m / s for m, s in zip(mean, std)],
+                               name="preprocessing")(inputs)
     return inputs, x
 
 

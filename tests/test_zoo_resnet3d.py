@@ -1,0 +1,93 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_video import profiling, zoo
+
+from conftest import CLIP, TINY
+from export_helpers import assert_exports_match
+from torch_reference import run_torch
+
+TORCHVISION = ["r3d_18", "mc3_18", "r2plus1d_18"]
+CSNS = [f"{kind}_csn_{depth}" for kind in ("ir", "ip") for depth in (26, 50, 101, 152)]
+
+
+@pytest.mark.parametrize("name,params,gmacs", [
+    # torchvision weights metadata: num_params and _ops (GMACs) at 16x112x112.
+    ("r3d_18", 33_371_472, 40.697), ("mc3_18", 11_695_440, 43.343),
+    ("r2plus1d_18", 31_505_325, 40.519),
+])
+def test_torchvision_resnets_match_published_counts(name, params, gmacs):
+    model = zoo.get(name)
+    assert profiling.count_params(model)["trainable_params"] == params
+    assert round(profiling.count_macs(model, 16, 112) / 1e9, 3) == gmacs
+
+
+def test_torchvision_resnets_match_live_counts():
+    ref = run_torch("""
+        result = {}
+        for name in ["r3d_18", "mc3_18", "r2plus1d_18"]:
+            model, macs = getattr(torchvision.models.video, name)().eval(), []
+            def hook(module, inputs, output):
+                macs.append(output.numel() * module.weight[0].numel())
+            for module in model.modules():
+                if isinstance(module, (torch.nn.Conv3d, torch.nn.Linear)):
+                    module.register_forward_hook(hook)
+            with torch.no_grad():
+                model(torch.zeros(1, 3, 16, 112, 112))
+            result[name] = [sum(p.numel() for p in model.parameters()), sum(macs)]
+        print(json.dumps(result))
+    """)
+    for name, (params, macs) in ref.items():
+        model = zoo.get(name)
+        assert profiling.count_params(model)["trainable_params"] == params, name
+        assert profiling.count_macs(model, 16, 112) == macs, name
+
+
+@pytest.mark.parametrize("name,params,gmacs_256", [
+    # MMAction2 csn metafile: ir-CSN-152 29,703,568 params; ip-CSN-152 33.02M; ir-CSN-50
+    # 13.13M. VMZ model zoo: ir-CSN-152 96.7 and ip-CSN-152 108.8 GFLOPs (multiply-adds) for a
+    # 32-frame clip; they equal our counts at a 256x256 crop (VMZ's test crop).
+    ("ir_csn_152", 29_703_568, 96.7), ("ip_csn_152", 33.02e6, 108.8), ("ir_csn_50", 13.13e6, None),
+])
+def test_csns_match_published_counts(name, params, gmacs_256):
+    model = zoo.get(name)
+    trainable = profiling.count_params(model)["trainable_params"]
+    assert trainable == params if isinstance(params, int) else round(trainable / 1e4) * 1e4 == params
+    if gmacs_256:
+        assert round(profiling.count_macs(model, 32, 256) / 1e9, 1) == gmacs_256
+
+
+def test_csns_are_cheaper_than_their_dense_counterpart():
+    """The point of channel separation: ir-CSN-50's 3x3x3 convs cost C MACs per output where a
+    ResNet3D-50's cost 27 C^2 (Tran et al. 2019)."""
+    csn = profiling.count_macs(zoo.get("ir_csn_50"), 8, 112)
+    stages = [[w.shape for w in layer.weights if w.name == "kernel" and w.shape[:3] == (3, 3, 3)]
+              for layer in zoo.get("ir_csn_50").layers if layer.name.startswith("res")]
+    assert all(shape[-1] == 1 for block in stages for shape in block)  # depthwise kernels
+    assert csn < profiling.count_macs(zoo.get("r3d_18"), 8, 112)
+
+
+@pytest.mark.parametrize("name", TORCHVISION + CSNS)
+def test_tiny_forward_and_keras_round_trip(name, tmp_path, rng):
+    model = zoo.get(name, input_shape=CLIP, classes=5, **TINY)
+    x = rng.integers(0, 256, size=(2,) + CLIP).astype("uint8")
+    y = model.predict(x, verbose=0)
+    assert y.shape == (2, 5)
+    model.save(tmp_path / "m.keras")
+    restored = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(restored.predict(x, verbose=0), y, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["ir_csn_26", "ip_csn_50", "r2plus1d_18", "mc3_18", "r3d_18"])
+def test_tiny_models_export_to_tflite_builtins_and_onnx(name, tmp_path, rng):
+    model = zoo.get(name, input_shape=CLIP, classes=5, classifier_activation=None, **TINY)
+    x = rng.uniform(0, 255, size=(1,) + CLIP).astype("float32")
+    assert_exports_match(model, x, tmp_path, atol=1e-4)
+
+
+def test_builder_arguments():
+    features = zoo.IRCSN50(include_top=False, pooling="avg", **TINY)
+    assert features.outputs[0].shape == (None, 256)
+    with pytest.raises(TypeError, match="unknown keyword"):
+        zoo.IRCSN50(middle="ip")
