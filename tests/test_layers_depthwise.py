@@ -8,14 +8,15 @@ from keras_video.layers import DepthwiseConv3D
 from export_helpers import assert_exports_match
 
 
-def _pair(kernel, strides, padding, dilation, multiplier, channels=6):
+def _pair(kernel, strides, padding, dilation, multiplier, implementation, channels=6):
     depthwise = DepthwiseConv3D(kernel, strides, padding, dilation, multiplier, use_bias=True,
-                                bias_initializer="random_normal")
+                                bias_initializer="random_normal", implementation=implementation)
     grouped = keras.layers.Conv3D(channels * multiplier, kernel, strides, padding=padding,
                                   dilation_rate=dilation, groups=channels, use_bias=True)
     return depthwise, grouped
 
 
+@pytest.mark.parametrize("implementation", ["depthwise2d", "shifts"])
 @pytest.mark.parametrize("kernel,strides,padding,dilation,multiplier", [
     ((3, 3, 3), (1, 1, 1), "same", (1, 1, 1), 1),
     ((3, 3, 3), (2, 2, 2), "same", (1, 1, 1), 1),
@@ -27,8 +28,8 @@ def _pair(kernel, strides, padding, dilation, multiplier, channels=6):
     ((3, 1, 1), (2, 1, 1), "same", (1, 1, 1), 1),
 ])
 def test_equals_grouped_conv3d_values_and_gradients(kernel, strides, padding, dilation,
-                                                    multiplier, rng):
-    depthwise, grouped = _pair(kernel, strides, padding, dilation, multiplier)
+                                                    multiplier, implementation, rng):
+    depthwise, grouped = _pair(kernel, strides, padding, dilation, multiplier, implementation)
     x = tf.constant(rng.normal(size=(2, 7, 11, 10, 6)), tf.float32)
     depthwise.build(x.shape)
     grouped.build(x.shape)
@@ -48,6 +49,20 @@ def test_equals_grouped_conv3d_values_and_gradients(kernel, strides, padding, di
     np.testing.assert_allclose(ga[2], gb[2], rtol=1e-4, atol=1e-4)
 
 
+def test_auto_implementation_follows_xla(rng):
+    layer = DepthwiseConv3D(3, strides=(1, 2, 2), depth_multiplier=2)
+    x = tf.constant(rng.normal(size=(1, 5, 9, 8, 3)), tf.float32)
+    layer.build(x.shape)
+    spec = tf.TensorSpec(x.shape)
+    graph_ops = {op.type for op in tf.function(layer).get_concrete_function(spec).graph
+                 .get_operations()}
+    assert "DepthwiseConv2dNative" in graph_ops
+    xla = tf.function(layer, jit_compile=True)
+    xla_ops = {op.type for op in xla.get_concrete_function(spec).graph.get_operations()}
+    assert "DepthwiseConv2dNative" not in xla_ops
+    np.testing.assert_allclose(xla(x), layer(x), atol=1e-5)
+
+
 def test_unknown_sizes_and_training(rng):
     inputs = keras.Input((None, None, None, 4))
     model = keras.Model(inputs, DepthwiseConv3D(3, strides=2)(inputs))
@@ -64,6 +79,8 @@ def test_unknown_sizes_and_training(rng):
 def test_errors_and_serialization(tmp_path, rng):
     with pytest.raises(ValueError, match="padding"):
         DepthwiseConv3D(3, padding="causal")
+    with pytest.raises(ValueError, match="implementation"):
+        DepthwiseConv3D(3, implementation="fft")
     with pytest.raises(ValueError, match="cannot be combined"):
         DepthwiseConv3D(3, strides=2, dilation_rate=2)
     inputs = keras.Input((4, 6, 6, 3))
