@@ -9,11 +9,11 @@ from keras_video.weights import torchvision_models
 
 from torch_reference import run_torch
 
-S3D_REFERENCE = """
+REFERENCE = """
     import numpy as np
     torch.manual_seed(0)
-    model = torchvision.models.video.s3d()
-    video = torch.rand(1, 3, 16, 224, 224) * 2 - 1
+    model = getattr(torchvision.models.video, NAME)()
+    video = torch.rand(1, 3, 16, SIZE, SIZE) * 2 - 1
     # BatchNorm statistics of this very input (one training-mode pass with momentum 1) keep
     # activations at unit scale through the depth, so any misplaced pixel shows in the output.
     with torch.no_grad():
@@ -25,7 +25,10 @@ S3D_REFERENCE = """
         model.train()(video)
     model.eval()
     with torch.no_grad():
-        features, logits = model.features(video), model(video)
+        logits = model(video)
+        trunk = model.features if NAME == "s3d" else torch.nn.Sequential(
+            model.stem, model.layer1, model.layer2, model.layer3, model.layer4)
+        features = trunk(video)
     np.savez(OUT + "/state.npz", **{k: v.numpy() for k, v in model.state_dict().items()})
     np.savez(OUT + "/io.npz", video=video.numpy(), features=features.numpy(),
              logits=logits.numpy())
@@ -33,26 +36,35 @@ S3D_REFERENCE = """
 """
 
 
-def test_s3d_computes_torchvisions_function(tmp_path):
-    """Same weights, same input: our S3D's features and logits equal torchvision's. Features are
+def _reference(name, size, tmp_path):
+    run_torch(f"NAME, SIZE, OUT = {name!r}, {size}, {str(tmp_path)!r}\n"
+              + textwrap.dedent(REFERENCE))
+    return dict(np.load(tmp_path / "state.npz")), np.load(tmp_path / "io.npz")
+
+
+@pytest.mark.parametrize("name,size,last", [("s3d", 224, "Mixed_5c"),
+                                            ("r2plus1d_18", 112, "res5_block1"),
+                                            ("mc3_18", 112, "res5_block1"),
+                                            ("r3d_18", 112, "res5_block1")])
+def test_computes_torchvisions_function(name, size, last, tmp_path):
+    """Same weights, same input: our features and logits equal torchvision's. Features are
     held to 1e-3 of their range (BN fitted to one clip amplifies float32 rounding; one
     misplaced padding row already errs by more than their range), logits to 1e-4."""
-    run_torch(f"OUT = {str(tmp_path)!r}\n" + textwrap.dedent(S3D_REFERENCE))
-    state = dict(np.load(tmp_path / "state.npz"))
-    io = np.load(tmp_path / "io.npz")
-    model = zoo.S3D(input_shape=(16, 224, 224, 3), include_preprocessing=False,
+    state, io = _reference(name, size, tmp_path)
+    shape = (16, size, size, 3)
+    model = zoo.get(name, input_shape=shape, include_preprocessing=False,
                     classifier_activation=None)
-    torchvision_models.load_inception_state_dict(model, state)
+    torchvision_models.load_state_dict(model, state)
     video = io["video"].transpose(0, 2, 3, 4, 1)
-    features = keras.Model(model.inputs, model.get_layer("Mixed_5c").output)
+    features = keras.Model(model.inputs, model.get_layer(last).output)
     reference = io["features"].transpose(0, 2, 3, 4, 1)
     np.testing.assert_allclose(features.predict(video, verbose=0), reference,
                                atol=1e-3 * np.abs(reference).max())
     np.testing.assert_allclose(model.predict(video, verbose=0), io["logits"],
                                atol=1e-4 * np.abs(io["logits"]).max())
-    backbone = zoo.S3D(include_top=False, input_shape=(16, 224, 224, 3),
+    backbone = zoo.get(name, include_top=False, input_shape=shape,
                        include_preprocessing=False)
-    torchvision_models.load_inception_state_dict(backbone, state)
+    torchvision_models.load_state_dict(backbone, state)
     np.testing.assert_allclose(backbone.predict(video, verbose=0), reference,
                                atol=1e-3 * np.abs(reference).max())
 
@@ -60,4 +72,4 @@ def test_s3d_computes_torchvisions_function(tmp_path):
 def test_state_dict_mismatches_are_reported(rng):
     model = zoo.S3D(width_multiplier=0.125, min_width=4)
     with pytest.raises(ValueError, match="conv units"):
-        torchvision_models.load_inception_state_dict(model, {})
+        torchvision_models.load_state_dict(model, {})
