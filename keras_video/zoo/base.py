@@ -21,6 +21,15 @@ def check_arguments(include_top, pooling, classes, input_shape):
                          f"got {input_shape!r}")
 
 
+def merge_switches(registry_name, defaults, overrides):
+    """A family's switch defaults updated with the caller's keywords; unknown keywords raise."""
+    unknown = set(overrides) - set(defaults)
+    if unknown:
+        raise TypeError(f"{registry_name}: unknown keyword(s) {sorted(unknown)}; switches are "
+                        f"{sorted(defaults)}")
+    return {**defaults, **overrides}
+
+
 def video_input(input_shape, include_preprocessing, mean_std):
     """The model input and its normalised tensor.
 

@@ -131,16 +131,10 @@ def _inception3d(registry_name, style, switches, include_top=True, weights=None,
                  input_shape=None, pooling=None, classes=400, classifier_activation="softmax",
                  dropout_rate=None, include_preprocessing=True, name=None, **kwargs):
     base.check_arguments(include_top, pooling, classes, input_shape)
-    config = {**DEFAULT_SWITCHES, **switches}
-    style = dict(style)
-    for key in ("separable", "padding", "bn_scale", "mean_std"):
-        if key in kwargs:
-            style[key] = kwargs.pop(key)
-    unknown = set(kwargs) - set(config)
-    if unknown:
-        raise TypeError(f"{registry_name}: unknown keyword(s) {sorted(unknown)}; switches are "
-                        f"{sorted(list(config) + ['separable', 'padding', 'bn_scale', 'mean_std'])}")
-    config.update(kwargs)
+    style_keys = ("separable", "padding", "bn_scale", "mean_std")
+    config = base.merge_switches(registry_name, {**DEFAULT_SWITCHES, **switches,
+                                                 **{k: style[k] for k in style_keys}}, kwargs)
+    style = {**style, **{k: config.pop(k) for k in style_keys}}
     inputs, x = base.video_input(input_shape, include_preprocessing, style["mean_std"])
     x = inception3d_backbone(x, separable=style["separable"], padding=style["padding"],
                              bn_scale=style["bn_scale"], **config)

@@ -38,13 +38,9 @@ def _resnet3d(registry_name, arch, include_top=True, weights=None, input_shape=N
               pooling=None, classes=400, classifier_activation="softmax", dropout_rate=None,
               include_preprocessing=True, name=None, **kwargs):
     base.check_arguments(include_top, pooling, classes, input_shape)
-    switches = dict(bn_epsilon=arch["bn_epsilon"], bn_momentum=0.99, width_multiplier=1.0,
-                    min_width=8, kernel_regularizer=None)
-    unknown = set(kwargs) - set(switches)
-    if unknown:
-        raise TypeError(f"{registry_name}: unknown keyword(s) {sorted(unknown)}; switches are "
-                        f"{sorted(switches)}")
-    switches.update(kwargs)
+    switches = base.merge_switches(registry_name, dict(
+        bn_epsilon=arch["bn_epsilon"], bn_momentum=0.99, width_multiplier=1.0, min_width=8,
+        kernel_regularizer=None), kwargs)
     inputs, x = base.video_input(input_shape, include_preprocessing, arch["mean_std"])
     x = resnet3d_backbone(x, stem=arch["stem"], depths=arch["depths"], middles=arch["middles"],
                           bottleneck=arch["bottleneck"],
