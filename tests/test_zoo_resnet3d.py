@@ -79,7 +79,11 @@ def test_tiny_forward_and_keras_round_trip(name, tmp_path, rng):
     np.testing.assert_allclose(restored.predict(x, verbose=0), y, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["ir_csn_26", "ip_csn_50", "r2plus1d_18", "mc3_18", "r3d_18"])
+DEEP = {"ir_csn_101", "ip_csn_101", "ir_csn_152", "ip_csn_152"}  # 1-2.5 minutes each
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in DEEP else n
+                                  for n in TORCHVISION + CSNS])
 def test_tiny_models_export_to_tflite_builtins_and_onnx(name, tmp_path, rng):
     model = zoo.get(name, input_shape=CLIP, classes=5, classifier_activation=None, **TINY)
     x = rng.uniform(0, 255, size=(1,) + CLIP).astype("float32")
