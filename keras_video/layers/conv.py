@@ -9,7 +9,7 @@ inflated 2D weights map one to one, but they run as 2D convolutions: `1 x kh x k
 import keras
 from keras import ops
 
-from keras_video.layers.depthwise import DepthwiseConv3D
+from keras_video.layers.depthwise import DepthwiseConv3D, time_taps
 
 PADDINGS = ("same", "valid", "symmetric")
 
@@ -83,16 +83,7 @@ class Conv3D(keras.layers.Conv3D):
         """A `kt x kh x kw` conv as one 2D conv over frames whose channels are the kt
         temporally shifted copies of the input (im2col along time only)."""
         kt, kh, kw, c, f = kernel.shape
-        st, dt = self.strides[0], self.dilation_rate[0]
-        frames = ops.shape(x)[1]
-        span = (kt - 1) * dt + 1
-        if self.padding == "same":
-            out = (frames + st - 1) // st
-            total = ops.maximum((out - 1) * st + span - frames, 0)
-            x = ops.pad(x, ((0, 0), (total // 2, total - total // 2), (0, 0), (0, 0), (0, 0)))
-        else:
-            out = (frames - span) // st + 1
-        taps = [x[:, i * dt: i * dt + (out - 1) * st + 1: st] for i in range(kt)]
+        taps = time_taps(x, kt, self.strides[0], self.dilation_rate[0], self.padding)
         stacked = ops.concatenate(taps, axis=-1)
         kernel_2d = ops.reshape(ops.transpose(kernel, (1, 2, 0, 3, 4)), (kh, kw, kt * c, f))
         return self._spatial_strided(stacked, kernel_2d)
