@@ -1,0 +1,241 @@
+"""Decoding video files with PyAV: seek to the keyframe before a clip, decode only what it needs.
+
+Frames are numbered as a full decode outputs them (0 .. num_frames - 1). The numbering comes
+from the demuxed packet table (cheap: no decoding), so a clip in the middle of a long file costs
+one seek plus at most a group of pictures. AVI stores no presentation timestamps (decoders hand
+back permuted ones), so there frames are counted from the keyframe instead.
+"""
+import dataclasses
+import math
+import time
+
+import av
+import numpy as np
+
+# Interpolation for resizing during decode (swscale): area averaging is right for downscaling.
+_INTERPOLATION = "AREA"
+_MAX_PACKETS_WITHOUT_FRAME = 600  # a decoder fed this many packets with no picture is stuck
+
+
+class VideoDecodeError(Exception):
+    """A video could not be decoded; `path` and `reason` say which and why."""
+
+    def __init__(self, path, reason):
+        self.path, self.reason = str(path), reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Video:
+    """Decoded frames and what is known about the file they came from."""
+    frames: np.ndarray       # uint8 (T, H, W, 3)
+    indices: np.ndarray      # frame numbers of `frames` (at `fps` when resampled)
+    timestamps: np.ndarray   # seconds of each frame in the file's clock
+    fps: float               # frame rate of the numbering (the target fps when resampled)
+    duration: float          # seconds of the whole file
+    num_frames: int          # frames of the whole file (at `fps`)
+
+
+class VideoReader:
+    """Random access to the frames of one file; open once, read many clips.
+
+    `fps` resamples by timestamps (frame j is the one on screen at first_time + j / fps), so
+    variable-frame-rate files and files of different rates share one clock. `short_side`
+    resizes during decode (swscale), keeping the aspect ratio. `timeout` (seconds) bounds
+    opening and every read; a decoder that stops producing pictures raises instead of hanging.
+    """
+
+    def __init__(self, path, fps=None, short_side=None, timeout=30.0, threads=0):
+        self.path = str(path)
+        if fps is not None and fps <= 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        if short_side is not None and short_side < 1:
+            raise ValueError(f"short_side must be a positive int, got {short_side}")
+        self._short_side, self._timeout = short_side, timeout
+        try:
+            self._container = av.open(self.path, timeout=(timeout, timeout))
+        except (av.FFmpegError, OSError, UnicodeDecodeError) as error:
+            raise VideoDecodeError(path, f"cannot open: {error}") from None
+        try:
+            self._open_stream(threads)
+            self._build_table()
+        except VideoDecodeError:
+            self.close()
+            raise
+        except (av.FFmpegError, OSError) as error:
+            self.close()
+            raise VideoDecodeError(path, f"cannot read: {error}") from None
+        self._set_numbering(fps)
+
+    # --- metadata -------------------------------------------------------------------------
+    def _open_stream(self, threads):
+        streams = self._container.streams
+        if not streams.video:
+            kinds = sorted({s.type for s in streams}) or ["none"]
+            raise VideoDecodeError(self.path, f"no video stream (streams: {', '.join(kinds)})")
+        self._stream = streams.video[0]
+        self._stream.thread_type = "AUTO"
+        self._stream.codec_context.thread_count = threads
+        # Count instead of trusting timestamps where the container has no presentation times.
+        self._count_frames = "avi" in self._container.format.name.split(",")
+
+    def _build_table(self):
+        """Presentation times and keyframe flags of every frame, from packets alone."""
+        times, keys = [], []
+        for packet in self._container.demux(self._stream):
+            if packet.size == 0:
+                continue
+            stamp = packet.pts if packet.pts is not None else packet.dts
+            if stamp is None:
+                stamp = times[-1] + 1 if times else 0
+            times.append(stamp)
+            keys.append(packet.is_keyframe)
+        if not times:
+            raise VideoDecodeError(self.path, "the video stream has no frames")
+        order = np.argsort(times, kind="stable")
+        self._pts = np.asarray(times, np.int64)[order]
+        self._keyframes = np.flatnonzero(np.asarray(keys)[order])
+        if not len(self._keyframes) or self._keyframes[0] != 0:
+            self._keyframes = np.concatenate([[0], self._keyframes])
+        base = self._stream.time_base or 1
+        self._native_times = self._pts.astype(np.float64) * float(base)
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        span = self._native_times[-1] - self._native_times[0]
+        if rate and float(rate) > 0:
+            self.native_fps = float(rate)
+        elif span > 0:
+            self.native_fps = (len(self._pts) - 1) / span
+        else:
+            self.native_fps = 25.0
+        if self._count_frames:  # constant rate by construction
+            self._native_times = self._native_times[0] + np.arange(len(self._pts)) / self.native_fps
+        self.duration = float(self._native_times[-1] - self._native_times[0] + 1 / self.native_fps)
+
+    def _set_numbering(self, fps):
+        native = len(self._pts)
+        if fps is None:
+            self.fps, self._source = self.native_fps, np.arange(native)
+        else:
+            count = max(1, int(math.floor(self.duration * fps + 1e-6)))
+            grid = self._native_times[0] + np.arange(count) / fps
+            self.fps = float(fps)
+            self._source = np.searchsorted(self._native_times, grid + 1e-6, side="right") - 1
+        self.num_frames = len(self._source)
+
+    @property
+    def timestamps(self):
+        """Seconds of every frame of the numbering, in the file's clock."""
+        if len(self._source) == len(self._pts) and self.fps == self.native_fps:
+            return self._native_times.copy()
+        return self._native_times[0] + np.arange(self.num_frames) / self.fps
+
+    # --- decoding -------------------------------------------------------------------------
+    def get(self, indices):
+        """uint8 `(len(indices), H, W, 3)` for frame numbers in any order, repeats allowed."""
+        indices = np.asarray(indices, np.int64).reshape(-1)
+        if indices.size == 0:
+            raise ValueError("no frame indices given")
+        if indices.min() < 0 or indices.max() >= self.num_frames:
+            raise VideoDecodeError(self.path, f"frame {int(indices.max())} requested but the video "
+                                              f"has {self.num_frames} frames at {self.fps:g} fps")
+        wanted = np.unique(self._source[indices])
+        decoded = self._decode(wanted)
+        return np.stack([decoded[i] for i in self._source[indices]])
+
+    def _decode(self, wanted):
+        result, frames, position, last = {}, None, -1, None
+        wanted_set = set(wanted.tolist())
+        for target in wanted:
+            if target in result:
+                continue
+            keyframe = self._keyframes[np.searchsorted(self._keyframes, target, side="right") - 1]
+            if frames is None or position >= target or keyframe > position + 1:
+                frames, last = self._frames_from(keyframe), None
+            for index, frame in frames:
+                if index > target and target not in result and last is not None:
+                    result[target] = self._to_array(last)  # a missing frame shows the one before
+                position, last = index, frame
+                if index in wanted_set and index not in result:
+                    result[index] = self._to_array(frame)
+                if index >= target:
+                    break
+            else:  # the decoder ended early: a frame or two short is a tail the decoder drops
+                shortfall = [i for i in wanted if i not in result]
+                if last is None or shortfall[-1] - position > 3:
+                    raise VideoDecodeError(self.path, f"decoding stopped at frame {position} of "
+                                                      f"{len(self._pts)} (truncated or corrupt file)")
+                for i in shortfall:
+                    result[i] = self._to_array(last)
+        return result
+
+    def _frames_from(self, keyframe):
+        """Yields (frame number, frame) from the keyframe on, in display order."""
+        try:
+            self._container.seek(int(self._pts[keyframe]), stream=self._stream, backward=True,
+                                 any_frame=False)
+            codec = self._stream.codec_context
+            codec.flush_buffers()
+            count, idle, deadline = int(keyframe) - 1, 0, time.monotonic() + self._timeout
+            for packet in self._container.demux(self._stream):
+                decoded = packet.decode()
+                idle = 0 if decoded else idle + 1
+                if idle > _MAX_PACKETS_WITHOUT_FRAME or time.monotonic() > deadline:
+                    raise VideoDecodeError(self.path, "the decoder made no progress (corrupt stream?)")
+                for frame in decoded:
+                    deadline = time.monotonic() + self._timeout
+                    count = self._frame_number(frame, count)
+                    yield count, frame
+        except (av.FFmpegError, OSError) as error:
+            raise VideoDecodeError(self.path, f"decoding failed: {error}") from None
+
+    def _frame_number(self, frame, previous):
+        if self._count_frames or frame.pts is None:
+            return previous + 1
+        index = min(int(np.searchsorted(self._pts, frame.pts)), len(self._pts) - 1)
+        return previous + 1 if 0 <= previous and index <= previous else index
+
+    def _to_array(self, frame):
+        width, height = frame.width, frame.height
+        if self._short_side:
+            scale = self._short_side / min(width, height)
+            width, height = max(1, round(width * scale)), max(1, round(height * scale))
+        if (width, height) == (frame.width, frame.height):
+            return frame.to_ndarray(format="rgb24")
+        return frame.to_ndarray(format="rgb24", width=width, height=height,
+                                interpolation=_INTERPOLATION)
+
+    def close(self):
+        container = getattr(self, "_container", None)
+        if container is not None:
+            container.close()
+            self._container = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def read_video(path, start=0, num_frames=None, stride=1, fps=None, short_side=None,
+               start_sec=None, timeout=30.0):
+    """Decodes `num_frames` frames every `stride` from frame `start` (or second `start_sec`).
+
+    `num_frames=None` reads to the end. A clip that runs past the end raises
+    `VideoDecodeError`; the clip samplers choose what to do with short videos instead.
+    """
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    with VideoReader(path, fps=fps, short_side=short_side, timeout=timeout) as reader:
+        if start_sec is not None:
+            start = int(np.searchsorted(reader.timestamps, reader.timestamps[0] + start_sec - 1e-6))
+        if num_frames is None:
+            num_frames = max(0, -(-(reader.num_frames - start) // stride))
+        if start < 0 or num_frames < 1 or start + (num_frames - 1) * stride >= reader.num_frames:
+            raise VideoDecodeError(path, f"too short: {num_frames} frames every {stride} from "
+                                         f"frame {start} need {start + (num_frames - 1) * stride + 1}"
+                                         f" frames, the video has {reader.num_frames}")
+        indices = start + stride * np.arange(num_frames)
+        return Video(frames=reader.get(indices), indices=indices,
+                     timestamps=reader.timestamps[indices], fps=reader.fps,
+                     duration=reader.duration, num_frames=reader.num_frames)
