@@ -16,7 +16,7 @@ def write_video(path, frames, fps=25, codec=None, timestamps=None, audio=False, 
     """Encodes uint8 RGB frames `(T, H, W, 3)` into `path`; the container follows the extension.
 
     `timestamps` (seconds, increasing) gives a variable frame rate instead of `fps`. `quality` is
-    x264's CRF or MPEG-4's qscale (lower is closer to the input; the default is near-lossless so
+    x264's / VP9's CRF or MPEG-4's qscale (lower is closer to the input; the default is near-lossless so
     that pixel values survive a round trip). `audio=True` adds a 440 Hz tone track, because real
     files carry audio that the decoder must ignore. Odd sizes are written as they are for codecs
     that allow it (MPEG-4, VP9 need even sizes, so those are rejected with a clear error).
@@ -43,6 +43,10 @@ def write_video(path, frames, fps=25, codec=None, timestamps=None, audio=False, 
             stream.codec_context.gop_size = gop_size
         if codec == "libx264":
             stream.options = {"crf": str(quality if quality is not None else 1), "preset": "veryfast"}
+            if gop_size:  # exactly every gop_size frames: no extra keyframes at scene cuts
+                stream.options["x264-params"] = f"keyint={gop_size}:min-keyint={gop_size}:scenecut=0"
+        elif codec.startswith("libvpx"):
+            stream.options = {"crf": str(quality if quality is not None else 4), "b": "0"}
         elif codec in ("mpeg4", "mjpeg"):
             stream.codec_context.qmin = stream.codec_context.qmax = quality or 2
         tone = _Tone(container, DEFAULT_AUDIO_CODECS.get(ext, "aac")) if audio else None

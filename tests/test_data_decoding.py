@@ -1,0 +1,272 @@
+"""Decoding real files that the tests write with PyAV, and the real clips of ../shared/fixtures."""
+import os
+import re
+
+import av
+import numpy as np
+import pytest
+
+from conftest import fixtures_or_skip
+from keras_video.data import decoding
+from keras_video.data.decoding import VideoDecodeError, VideoReader, read_video
+from keras_video.data.encoding import write_video
+
+
+def numbered_frames(count, height=32, width=48):
+    """Frame i is a flat colour whose red level encodes i (step 5), plus a fixed green ramp."""
+    frames = np.zeros((count, height, width, 3), np.uint8)
+    frames[..., 0] = (20 + 5 * np.arange(count) % 230)[:, None, None]
+    frames[..., 1] = np.linspace(30, 220, width).astype(np.uint8)[None, None, :]
+    frames[..., 2] = 90
+    return frames
+
+
+def frame_numbers(frames):
+    """Recovers each frame's number from its red level."""
+    return np.round((frames[..., 0].astype(float).mean(axis=(1, 2)) - 20) / 5).astype(int)
+
+
+FORMATS = [  # (file name, writer arguments, frame size)
+    ("h264.mp4", {}, (32, 48)),
+    ("h264.mkv", {}, (32, 48)),
+    ("mpeg4.avi", {}, (32, 48)),
+    ("vp9.webm", {}, (32, 48)),
+    ("h264.mov", {}, (32, 48)),
+    ("odd_size.mp4", {}, (33, 47)),
+    ("portrait.mp4", {}, (64, 36)),
+    ("audio.mp4", {"audio": True}, (32, 48)),
+    ("audio.mkv", {"audio": True}, (32, 48)),
+    ("audio.avi", {"audio": True}, (32, 48)),
+    ("keyframes_every_5.mp4", {"gop_size": 5}, (32, 48)),
+    ("keyframes_every_5.avi", {"gop_size": 5}, (32, 48)),
+]
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("videos")
+    written = {}
+    for name, kwargs, (height, width) in FORMATS:
+        frames = numbered_frames(40, height, width)
+        write_video(root / name, frames, fps=20, **kwargs)
+        written[name] = (root / name, frames)
+    return written
+
+
+@pytest.mark.parametrize("name", [f[0] for f in FORMATS])
+def test_whole_file_matches_what_was_written(videos, name):
+    path, frames = videos[name]
+    video = read_video(path)
+    assert video.frames.dtype == np.uint8 and video.frames.shape == frames.shape
+    assert video.num_frames == 40 and video.fps == pytest.approx(20)
+    assert video.duration == pytest.approx(2.0, abs=0.06)
+    np.testing.assert_array_equal(frame_numbers(video.frames), np.arange(40))
+    assert np.abs(video.frames.astype(int) - frames).mean() < 3
+    np.testing.assert_allclose(np.diff(video.timestamps), 0.05, atol=1e-3)
+
+
+@pytest.mark.parametrize("name", ["h264.mp4", "mpeg4.avi", "audio.avi", "vp9.webm",
+                                  "keyframes_every_5.mp4", "keyframes_every_5.avi"])
+def test_clips_are_the_frames_at_their_positions(videos, name):
+    path, _ = videos[name]
+    whole = read_video(path).frames
+    for start, count, stride in [(0, 8, 1), (7, 8, 3), (23, 5, 4), (31, 9, 1)]:
+        clip = read_video(path, start=start, num_frames=count, stride=stride)
+        expected = start + stride * np.arange(count)
+        np.testing.assert_array_equal(clip.indices, expected)
+        np.testing.assert_array_equal(clip.frames, whole[expected])
+        np.testing.assert_allclose(clip.timestamps - read_video(path, num_frames=1).timestamps[0],
+                                   expected / 20, atol=1e-3)
+
+
+def test_random_access_in_any_order_with_repeats(videos):
+    path, _ = videos["keyframes_every_5.mp4"]
+    whole = read_video(path).frames
+    order = [33, 2, 2, 17, 39, 0, 17]
+    with VideoReader(path) as reader:
+        np.testing.assert_array_equal(reader.get(order), whole[order])
+
+
+def test_seeks_to_the_keyframe_before_the_clip(videos, monkeypatch):
+    path, _ = videos["keyframes_every_5.mp4"]
+    starts = []
+    original = VideoReader._frames_from
+
+    def spy(self, keyframe):
+        starts.append(int(keyframe))
+        return original(self, keyframe)
+
+    monkeypatch.setattr(VideoReader, "_frames_from", spy)
+    clip = read_video(path, start=32, num_frames=4)
+    np.testing.assert_array_equal(frame_numbers(clip.frames), [32, 33, 34, 35])
+    assert starts == [30]  # not 0: decoding starts at the group of pictures holding frame 32
+
+
+def test_start_in_seconds(videos):
+    path, _ = videos["h264.mkv"]
+    clip = read_video(path, start_sec=1.0, num_frames=3)
+    np.testing.assert_array_equal(frame_numbers(clip.frames), [20, 21, 22])
+
+
+def test_resize_during_decode_keeps_the_aspect_ratio(videos):
+    path, frames = videos["portrait.mp4"]
+    clip = read_video(path, num_frames=4, short_side=18)
+    assert clip.frames.shape == (4, 32, 18, 3)
+    # The green ramp survives the resize: resampled columns of the written frame.
+    np.testing.assert_allclose(clip.frames[0, 16, :, 1].astype(float),
+                               np.interp(np.linspace(0, 35, 18), np.arange(36), frames[0, 16, :, 1]),
+                               atol=12)
+
+
+def test_variable_frame_rate_timestamps_and_resampling(tmp_path, rng):
+    gaps = rng.choice([0.02, 0.05, 0.1], size=29)
+    times = np.concatenate([[0.0], np.cumsum(gaps)])
+    frames = numbered_frames(30)
+    path = tmp_path / "vfr.mp4"
+    write_video(path, frames, timestamps=times)
+    video = read_video(path)
+    np.testing.assert_allclose(video.timestamps - video.timestamps[0], times, atol=1.5e-3)
+    np.testing.assert_array_equal(frame_numbers(video.frames), np.arange(30))
+    # At a fixed 10 fps, frame j is the one on screen at j / 10 s.
+    resampled = read_video(path, fps=10)
+    on_screen = np.searchsorted(times, np.arange(resampled.num_frames) / 10 + 1e-6, side="right") - 1
+    np.testing.assert_array_equal(frame_numbers(resampled.frames), on_screen)
+    assert resampled.fps == 10 and resampled.num_frames == int(np.floor(video.duration * 10 + 1e-6))
+
+
+def test_resampling_a_constant_rate_file(videos):
+    path, _ = videos["h264.mp4"]
+    half = read_video(path, fps=10)
+    assert half.num_frames == 20
+    np.testing.assert_array_equal(frame_numbers(half.frames), np.arange(0, 40, 2))
+    double = read_video(path, fps=40, start=10, num_frames=4)
+    np.testing.assert_array_equal(frame_numbers(double.frames), [5, 5, 6, 6])
+
+
+# --- bad input -------------------------------------------------------------------------------
+def make_bad_files(root, good):
+    """Every kind of broken input a real collection holds, by name."""
+    files = {}
+    files["zero_byte.mp4"] = root / "zero_byte.mp4"
+    files["zero_byte.mp4"].write_bytes(b"")
+    data = good.read_bytes()
+    files["truncated.mp4"] = root / "truncated.mp4"
+    files["truncated.mp4"].write_bytes(data[: len(data) // 2])
+    long_video = root / "long.mkv"
+    write_video(long_video, numbered_frames(100), fps=20, gop_size=10)
+    data = long_video.read_bytes()
+    files["truncated.mkv"] = root / "truncated.mkv"
+    files["truncated.mkv"].write_bytes(data[: len(data) // 3])
+    files["not_a_video.mp4"] = root / "not_a_video.mp4"
+    files["not_a_video.mp4"].write_text("this is a text file\n" * 50)
+    files["audio_only.m4a"] = root / "audio_only.m4a"
+    with av.open(str(files["audio_only.m4a"]), "w") as container:
+        from keras_video.data.encoding import _Tone
+        tone = _Tone(container, "aac")
+        tone.write_until(0.5)
+        tone.close()
+    files["missing.mp4"] = root / "missing.mp4"
+    files["a_directory.mp4"] = root / "a_directory.mp4"
+    files["a_directory.mp4"].mkdir()
+    return files
+
+
+BAD_REASONS = {
+    "zero_byte.mp4": "empty file",
+    "truncated.mp4": "cannot open",
+    "truncated.mkv": "truncated",
+    "not_a_video.mp4": "cannot open",
+    "audio_only.m4a": "no video stream (streams: audio)",
+    "missing.mp4": "No such file",
+    "a_directory.mp4": "directory",
+}
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory, videos):
+    return make_bad_files(tmp_path_factory.mktemp("bad"), videos["h264.mp4"][0])
+
+
+@pytest.mark.parametrize("name", sorted(BAD_REASONS))
+def test_bad_files_raise_a_decode_error_naming_file_and_reason(bad_files, name):
+    with pytest.raises(VideoDecodeError, match=re.escape(BAD_REASONS[name])) as info:
+        read_video(bad_files[name], num_frames=4)
+    assert info.value.path == str(bad_files[name]) and str(bad_files[name]) in str(info.value)
+
+
+def test_a_clip_longer_than_the_video_raises(videos):
+    path, _ = videos["h264.mp4"]
+    with pytest.raises(VideoDecodeError, match="too short: 16 frames every 3 from frame 0 need 46"):
+        read_video(path, num_frames=16, stride=3)
+
+
+@pytest.mark.timeout(60)
+def test_garbage_inside_a_stream_ends_with_frames_or_an_error_not_a_hang(tmp_path):
+    path = tmp_path / "corrupt.mkv"
+    write_video(path, np.random.default_rng(0).integers(0, 255, (60, 32, 48, 3), np.uint8), gop_size=10)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle: middle + 4000] = np.random.default_rng(1).integers(0, 255, 4000, np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    try:
+        video = read_video(path)
+    except VideoDecodeError as error:
+        assert str(path) in str(error)
+    else:
+        assert video.frames.shape[1:] == (32, 48, 3)
+
+
+def test_a_stuck_decoder_raises(videos, monkeypatch):
+    path, _ = videos["h264.mp4"]
+    monkeypatch.setattr(decoding, "_MAX_PACKETS_WITHOUT_FRAME", -1)
+    with pytest.raises(VideoDecodeError, match="no progress"):
+        read_video(path, num_frames=2)
+
+
+def test_argument_errors(videos):
+    path, _ = videos["h264.mp4"]
+    with pytest.raises(ValueError, match="stride"):
+        read_video(path, stride=0)
+    with pytest.raises(ValueError, match="fps"):
+        read_video(path, fps=0)
+    with VideoReader(path) as reader, pytest.raises(VideoDecodeError, match="frame 40 requested"):
+        reader.get([40])
+
+
+# --- the real clips of ../shared/fixtures/videos ---------------------------------------------
+def source_table():
+    """(file, width, height, fps, frames) rows of SOURCE.md."""
+    text = fixtures_or_skip("videos", "SOURCE.md").read_text()
+    rows = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) >= 6 and re.fullmatch(r"\d+x\d+", cells[3] or ""):
+            width, height = map(int, cells[3].split("x"))
+            rows.append((cells[0], width, height, float(cells[4]), int(cells[5])))
+    return rows
+
+
+def test_real_clips_match_source_md():
+    rows = source_table()
+    assert len(rows) == 4
+    for name, width, height, fps, count in rows:
+        path = fixtures_or_skip("videos", name)
+        with VideoReader(path) as reader:
+            assert reader.num_frames == count, name
+            assert reader.fps == pytest.approx(fps), name
+            middle = reader.get(np.arange(count // 2, count // 2 + 8, 2))
+            assert middle.shape == (4, height, width, 3), name
+        # Random access gives the frames of a plain sequential decode.
+        with av.open(str(path)) as container:
+            sequential = [f for i, f in enumerate(container.decode(video=0)) if i < count // 2 + 8]
+        expected = np.stack([sequential[i].to_ndarray(format="rgb24")
+                             for i in range(count // 2, count // 2 + 8, 2)])
+        np.testing.assert_array_equal(middle, expected, err_msg=name)
+
+
+def test_real_clips_with_audio_and_resampling():
+    path = fixtures_or_skip("videos", "test.avi")  # MPEG-4 Part 2 + MP3, the UCF101 format
+    video = read_video(path, fps=12.5, num_frames=16, stride=2, short_side=112)
+    assert video.frames.shape == (16, 112, 149, 3)
+    np.testing.assert_allclose(np.diff(video.timestamps), 2 / 12.5)
+    assert os.path.basename(path) == "test.avi"
