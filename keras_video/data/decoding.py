@@ -7,6 +7,7 @@ back permuted ones), so there frames are counted from the keyframe instead.
 """
 import dataclasses
 import math
+import os
 import time
 
 import av
@@ -47,6 +48,8 @@ class VideoReader:
 
     def __init__(self, path, fps=None, short_side=None, timeout=30.0, threads=0):
         self.path = str(path)
+        if os.path.isfile(self.path) and os.path.getsize(self.path) == 0:
+            raise VideoDecodeError(path, "empty file (0 bytes)")
         if fps is not None and fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         if short_side is not None and short_side < 1:
@@ -110,6 +113,21 @@ class VideoReader:
         if self._count_frames:  # constant rate by construction
             self._native_times = self._native_times[0] + np.arange(len(self._pts)) / self.native_fps
         self.duration = float(self._native_times[-1] - self._native_times[0] + 1 / self.native_fps)
+        self._check_complete()
+
+    def _check_complete(self):
+        """Frames that stop well before the end the header declares mean a truncated file."""
+        declared = self._stream.frames
+        if declared and len(self._pts) < 0.9 * declared - 2:
+            raise VideoDecodeError(self.path, f"truncated: the header declares {declared} frames, "
+                                              f"the file holds {len(self._pts)}")
+        if self._stream.duration and self._stream.time_base:
+            seconds = float(self._stream.duration * self._stream.time_base)
+        else:
+            seconds = (self._container.duration or 0) / av.time_base
+        if seconds and self.duration < 0.9 * seconds - 2 / self.native_fps:
+            raise VideoDecodeError(self.path, f"truncated: the header declares {seconds:.2f} s, "
+                                              f"the frames stop at {self.duration:.2f} s")
 
     def _set_numbering(self, fps):
         native = len(self._pts)
@@ -141,6 +159,25 @@ class VideoReader:
         wanted = np.unique(self._source[indices])
         decoded = self._decode(wanted)
         return np.stack([decoded[i] for i in self._source[indices]])
+
+    def iter_frames(self):
+        """Every frame of the numbering in order, decoded in one sequential pass."""
+        position, last = 0, None
+        for index, frame in self._frames_from(0):
+            while position < self.num_frames and self._source[position] < index and last is not None:
+                yield self._to_array(last)  # a frame the decoder skipped: the one before
+                position += 1
+            while position < self.num_frames and self._source[position] == index:
+                yield self._to_array(frame)
+                position += 1
+            last = frame
+            if position >= self.num_frames:
+                return
+        if last is None or self.num_frames - position > 3:
+            raise VideoDecodeError(self.path, f"decoding stopped at frame {position} of "
+                                              f"{self.num_frames} (truncated or corrupt file)")
+        for _ in range(self.num_frames - position):
+            yield self._to_array(last)
 
     def _decode(self, wanted):
         result, frames, position, last = {}, None, -1, None
