@@ -13,17 +13,21 @@ from keras_video.data.encoding import write_video
 
 
 def numbered_frames(count, height=32, width=48):
-    """Frame i is a flat colour whose red level encodes i (step 5), plus a fixed green ramp."""
+    """Frame i is a flat colour whose red level encodes i % 30 and blue level i // 30, in steps
+    of 8, plus a fixed green ramp. 4:2:0 chroma subsampling next to the ramp moves red and blue
+    by up to 3 levels, so the step keeps every frame's number readable after crops and resizes."""
+    numbers = np.arange(count)
     frames = np.zeros((count, height, width, 3), np.uint8)
-    frames[..., 0] = (20 + 5 * np.arange(count) % 230)[:, None, None]
+    frames[..., 0] = (20 + 8 * (numbers % 30))[:, None, None]
     frames[..., 1] = np.linspace(30, 220, width).astype(np.uint8)[None, None, :]
-    frames[..., 2] = 90
+    frames[..., 2] = (40 + 8 * (numbers // 30))[:, None, None]
     return frames
 
 
 def frame_numbers(frames):
-    """Recovers each frame's number from its red level."""
-    return np.round((frames[..., 0].astype(float).mean(axis=(1, 2)) - 20) / 5).astype(int)
+    """Recovers each frame's number from its red and blue levels; `frames` is (..., H, W, 3)."""
+    red, blue = (frames[..., c].astype(float).mean(axis=(-2, -1)) for c in (0, 2))
+    return (np.round((red - 20) / 8) + 30 * np.round((blue - 40) / 8)).astype(int)
 
 
 FORMATS = [  # (file name, writer arguments, frame size)
