@@ -26,7 +26,10 @@ setup(
     extras_require={
         "export": ["tf2onnx", "onnxruntime", "ai-edge-litert"],
         "convert": ["torch", "torchvision"],
-        "test": ["pytest", "pytest-timeout", "tf2onnx", "onnxruntime", "ai-edge-litert"],
+        # The TFRecord conversion on Dataflow / Flink / Spark; [tfrecord] brings the CRC32C.
+        "beam": ["apache-beam[tfrecord]"],
+        "test": ["pytest", "pytest-timeout", "tf2onnx", "onnxruntime", "ai-edge-litert",
+                 "apache-beam[tfrecord]"],
     },
     entry_points={"console_scripts": ["keras-video=keras_video.cli:run"]},
     classifiers=[
