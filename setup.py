@@ -22,6 +22,9 @@ setup(
         "absl-py",
         "av",
         "numpy",
+        "pyyaml",       # training recipes
+        "matplotlib",   # training-curve and confusion-matrix figures
+        "tensorboard",  # training logs (TensorFlow no longer installs it)
     ],
     extras_require={
         "export": ["tf2onnx", "onnxruntime", "ai-edge-litert"],

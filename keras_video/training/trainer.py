@@ -1,0 +1,189 @@
+"""`train(config)`: from a recipe to a trained model, resumable after any kill.
+
+Output folder (`output_dir/name/`): `backup/` (BackupAndRestore: a rerun of the same command
+resumes where the killed one stopped), `last.keras` and `best.keras` (written atomically),
+`log.csv` (appended across resumes), `tensorboard/`, `config.yaml` (the resolved recipe).
+"""
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+import yaml
+
+from keras_video import data, zoo
+from keras_video.training.callbacks import AtomicCheckpoint
+from keras_video.training.config import load_config
+from keras_video.training.optimizers import build_optimizer
+from keras_video.training.strategies import make_strategy
+
+# data.source -> the reader of its video list; data.train / data.validation are its keywords.
+SOURCES = {
+    "directory": data.from_directory,
+    "kinetics_csv": data.from_kinetics_csv,
+    "ucf101": data.from_ucf101_split,
+    "hmdb51": data.from_hmdb51_split,
+    "something_something": data.from_something_something,
+}
+
+
+def video_lists(config):
+    """(train, validation or None) `VideoList`s of the recipe's data source."""
+    reader = SOURCES[config["data"]["source"]]
+    train = reader(**config["data"]["train"])
+    spec = config["data"]["validation"]
+    return train, (reader(**spec) if spec else None)
+
+
+def _clip_arguments(config):
+    d = config["data"]
+    return dict(num_frames=d["num_frames"], stride=d["stride"], fps=d["fps"],
+                crop_size=d["crop_size"],
+                num_parallel_calls=d["num_parallel_calls"] or tf.data.AUTOTUNE)
+
+
+def distributed_dataset(strategy, make, global_batch):
+    """`make(batch_size, shard_index, num_shards)` per input pipeline: each worker shards the
+    video list before decoding (no video is decoded to be thrown away) and batches at the
+    per-replica size."""
+    def per_pipeline(context):
+        return make(context.get_per_replica_batch_size(global_batch), context.input_pipeline_id,
+                    context.num_input_pipelines)
+
+    return strategy.distribute_datasets_from_function(per_pipeline)
+
+
+def _shard(source, index, count):
+    return source.subset(range(index, len(source), count)) if count > 1 else source
+
+
+def training_dataset(config, source, batch_size, shard_index=0, num_shards=1):
+    d = config["data"]
+    return data.video_dataset(
+        _shard(source, shard_index, num_shards), training=True,
+        scale_jitter=d["scale_jitter"], flip=d["flip"], mix=d["mix"],
+        label_mode="categorical", batch_size=batch_size, repeat=True, drop_remainder=True,
+        shuffle=d["shuffle"],
+        seed=config["seed"] + shard_index, **_clip_arguments(config))
+
+
+def validation_dataset(config, source, batch_size, shard_index=0, num_shards=1):
+    return data.video_dataset(
+        _shard(source, shard_index, num_shards), training=False, num_clips=1, num_crops=1,
+        label_mode="categorical", batch_size=batch_size, **_clip_arguments(config))
+
+
+def build_model(config, num_classes):
+    m = config["model"]
+    frames, size = config["data"]["num_frames"], config["data"]["crop_size"]
+    model = zoo.get(m["name"], weights=m["weights"], classes=num_classes,
+                    input_shape=(frames, size, size, 3), **m["kwargs"])
+    if config["freeze_bn"]:
+        freeze_batch_norm(model)
+    return model
+
+
+def freeze_batch_norm(model):
+    """BatchNorm layers keep their statistics and scales (inference mode): fine-tuning with
+    the small batches video allows would otherwise wreck the pretrained statistics."""
+    frozen = 0
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+            frozen += 1
+    return frozen
+
+
+def run_folder(config):
+    return os.path.join(config["output_dir"], config["name"] or config["model"]["name"])
+
+
+def train(recipe=None, overrides=(), *, config=None, callbacks=()):
+    """Trains the recipe's model; returns (model, keras History).
+
+    `recipe` is a YAML path or mapping, `overrides` `key=value` strings (see
+    `keras_video.training.config`). Rerunning the same call after a crash resumes from the
+    last backup (epoch end, or every `backup_every_steps` steps).
+    """
+    config = config or load_config(recipe, overrides)
+    folder = run_folder(config)
+    os.makedirs(folder, exist_ok=True)
+    # First: collective ops (multi_worker) must be configured before TensorFlow starts up.
+    strategy = make_strategy(config["strategy"])
+    keras.utils.set_random_seed(config["seed"])
+    keras.mixed_precision.set_global_policy(config["precision"])
+    chief = _is_chief(strategy)
+    if chief:
+        with open(os.path.join(folder, "config.yaml"), "w") as f:
+            yaml.safe_dump(config, f, sort_keys=False)
+
+    train_list, val_list = video_lists(config)
+    global_batch = config["batch_size"]
+    if global_batch % strategy.num_replicas_in_sync:
+        raise ValueError(f"batch_size {global_batch} does not split over "
+                         f"{strategy.num_replicas_in_sync} replicas")
+    steps = config["steps_per_epoch"] or max(1, len(train_list) // global_batch)
+    train_ds = distributed_dataset(
+        strategy, lambda b, i, n: training_dataset(config, train_list, b, i, n), global_batch)
+    val_ds = None
+    if val_list is not None:
+        # Every worker evaluates every validation video: validation is small and its numbers
+        # must not depend on the sharding.
+        val_ds = validation_dataset(config, val_list, global_batch)
+
+    with strategy.scope():
+        model = build_model(config, len(train_list.class_names))
+        optimizer = build_optimizer(config, steps)
+        jit = config["jit_compile"]
+        model.compile(
+            optimizer=optimizer,
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=config["label_smoothing"]),
+            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy"),
+                     keras.metrics.TopKCategoricalAccuracy(5, name="top5")],
+            jit_compile=jit if jit != "auto" else "auto")
+    model.class_names = list(train_list.class_names)
+
+    monitor = "val_accuracy" if val_ds is not None else "accuracy"
+    backup_freq = config["backup_every_steps"] or "epoch"
+    # Each worker backs up its own (identical) state: one file written by two processes races.
+    backup = os.path.join(folder, "backup" if chief else f"backup_worker{_task_id(strategy)}")
+    all_callbacks = [
+        keras.callbacks.BackupAndRestore(backup, save_freq=backup_freq),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    # Every worker saves: reading the replicated variables is a collective operation that a
+    # chief saving alone would wait on forever. Other workers save into a folder of their own.
+    saves = folder if chief else os.path.join(folder, f"worker{_task_id(strategy)}")
+    os.makedirs(saves, exist_ok=True)
+    all_callbacks += [
+        AtomicCheckpoint(os.path.join(saves, "last.keras")),
+        AtomicCheckpoint(os.path.join(saves, "best.keras"), monitor=monitor, mode="max"),
+    ]
+    if chief:
+        all_callbacks += [
+            keras.callbacks.CSVLogger(os.path.join(folder, "log.csv"), append=True),
+            keras.callbacks.TensorBoard(os.path.join(folder, "tensorboard")),
+        ]
+    history = model.fit(train_ds, epochs=config["epochs"], steps_per_epoch=steps,
+                        validation_data=val_ds, callbacks=all_callbacks + list(callbacks),
+                        shuffle=False,  # the dataset shuffles its videos itself
+                        verbose=config["verbose"])
+    if model.stop_training and np.isnan(history.history.get("loss", [0.0])[-1:]).any():
+        raise FloatingPointError(
+            f"training stopped: the loss became NaN at epoch {len(history.history['loss'])}. "
+            "Lower optimizer.learning_rate, set optimizer.clipnorm, or use precision=float32; "
+            f"the last good weights are in {folder}/last.keras")
+    return model, history
+
+
+def _task_id(strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    return getattr(resolver, "task_id", 0) or 0
+
+
+def _is_chief(strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    return resolver.task_type == "chief" or (resolver.task_type == "worker"
+                                             and resolver.task_id == 0)
