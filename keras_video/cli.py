@@ -1,11 +1,15 @@
-"""`keras-video` command line: `info` and `benchmark` (each also a Python function).
+"""`keras-video` command line (each command is also a Python function).
 
+    keras-video demo [--json] [--workdir DIR]
+    keras-video train --config zoo/RECIPE.yaml [--key.sub=value ...]
+    keras-video evaluate [MODEL.keras] --config zoo/RECIPE.yaml [--clips N --crops M] [--json]
     keras-video info MODEL [--frames T --size S] [--json]
     keras-video info --all [--json]
     keras-video benchmark MODEL [--frames T --size S --batch B --repeats N] [--nojit] [--json]
 
 `--json` prints one JSON object on stdout and nothing else there; progress goes to stderr.
 """
+import contextlib
 import json
 import os
 import sys
@@ -24,8 +28,18 @@ flags.DEFINE_integer("warmup", 2, "Untimed calls before timing (benchmark).", lo
 flags.DEFINE_boolean("jit", True, "Compile with XLA (benchmark).")
 flags.DEFINE_boolean("all", False, "Every registered model (info).")
 flags.DEFINE_boolean("json", False, "Print one JSON object on stdout and nothing else.")
+flags.DEFINE_string("config", None, "Recipe YAML (train, evaluate); other --key=value flags "
+                    "override its keys, e.g. --optimizer.learning_rate=0.01.")
+flags.DEFINE_integer("clips", None, "Clips per video (evaluate; default: the recipe's "
+                     "data.eval_clips).", lower_bound=1)
+flags.DEFINE_integer("crops", None, "Crops per clip, 1 or 3 (evaluate; default: the recipe's "
+                     "data.eval_crops).", lower_bound=1)
+flags.DEFINE_string("out", None, "Folder for the report (evaluate; default: the run folder).")
+flags.DEFINE_string("workdir", None, "Folder for the demo's videos, runs and figures "
+                    "(default: a new temporary folder).")
 
-COMMANDS = ("info", "benchmark")
+COMMANDS = ("demo", "train", "evaluate", "info", "benchmark")
+OVERRIDES = []  # recipe overrides taken out of argv before absl parses it
 
 
 def info(model_name, frames=16, size=224):
@@ -41,6 +55,43 @@ def benchmark(model_name, frames=16, size=224, batch=1, jit_compile=True, warmup
     model = zoo.get(model_name, input_shape=(frames, size, size, 3))
     result = benchmarking.benchmark(model, frames, size, batch, jit_compile, warmup, repeats)
     return {**result, "model": model_name}
+
+
+def train(config_path, overrides=()):
+    """Trains a recipe; returns the run folder and the last epoch's metrics."""
+    from keras_video import training
+    config = training.load_config(config_path, overrides)
+    _, history = training.train(config=config)
+    last = {key: float(values[-1]) for key, values in history.history.items()}
+    return {"run": training.trainer.run_folder(config), "epochs_run": len(history.epoch), **last}
+
+
+def evaluate(config_path, overrides=(), model_path=None, clips=None, crops=None, out=None,
+             verbose=True):
+    """Evaluates a trained model on the recipe's validation split with clips x crops views
+    per video (default: the recipe's data.eval_clips x data.eval_crops)."""
+    import keras
+
+    from keras_video import training
+    config = training.load_config(config_path, overrides)
+    folder = training.trainer.run_folder(config)
+    model_path = model_path or os.path.join(folder, "best.keras")
+    if not os.path.exists(model_path):
+        raise FileNotFoundError(f"no model at {model_path}: train the recipe first or pass "
+                                "the .keras file to evaluate")
+    _, validation = training.trainer.video_lists(config)
+    if validation is None:
+        raise ValueError("the recipe has no data.validation split to evaluate on")
+    d = config["data"]
+    clips, crops = clips or d["eval_clips"], crops or d["eval_crops"]
+    if crops not in (1, 3):
+        raise ValueError(f"crops must be 1 or 3, got {crops}")
+    result = training.evaluate(keras.models.load_model(model_path), validation,
+                               num_frames=d["num_frames"], stride=d["stride"], fps=d["fps"],
+                               crop_size=d["crop_size"], num_clips=clips, num_crops=crops,
+                               batch_size=config["batch_size"], verbose=verbose)
+    json_path, png_path = training.write_report(result, out or os.path.join(folder, "evaluation"))
+    return {**result, "report": json_path, "confusion_png": png_path, "model": model_path}
 
 
 def _table(rows, columns):
@@ -60,9 +111,17 @@ def _fmt(value):
 
 def main(argv):
     if len(argv) < 2 or argv[1] not in COMMANDS:
-        raise app.UsageError(f"usage: keras-video {{{'|'.join(COMMANDS)}}} MODEL [flags]; "
+        raise app.UsageError(f"usage: keras-video {{{'|'.join(COMMANDS)}}} [MODEL] [flags]; "
                              "see --helpfull")
     command, names = argv[1], argv[2:]
+    if command == "demo":
+        from keras_video import demo
+        demo.main(as_json=FLAGS.json, workdir=FLAGS.workdir)
+        return None
+    if command in ("train", "evaluate"):
+        return _train_or_evaluate(command, names)
+    if OVERRIDES:
+        raise app.UsageError(f"unknown flag(s) {OVERRIDES}")
     from keras_video import zoo
     if FLAGS.all and command != "info":
         raise app.UsageError("--all applies to info only")
@@ -95,8 +154,46 @@ def main(argv):
                             "clips_per_s"]))
 
 
+def _train_or_evaluate(command, names):
+    if not FLAGS.config:
+        raise app.UsageError(f"{command} needs --config zoo/RECIPE.yaml")
+    overrides = OVERRIDES + [n for n in names if "=" in n]
+    paths = [n for n in names if "=" not in n]
+    if command == "train" and paths:
+        raise app.UsageError(f"train takes no positional arguments, got {paths}")
+    if command == "evaluate" and len(paths) > 1:
+        raise app.UsageError("evaluate takes at most one MODEL.keras")
+    if FLAGS.crops not in (None, 1, 3):
+        raise app.UsageError("--crops must be 1 or 3")
+    # Keras prints progress on stdout; with --json stdout must hold the result alone.
+    with contextlib.redirect_stdout(sys.stderr):
+        if command == "train":
+            result = train(FLAGS.config, overrides)
+        else:
+            result = evaluate(FLAGS.config, overrides, paths[0] if paths else None,
+                              FLAGS.clips, FLAGS.crops, FLAGS.out, verbose=not FLAGS.json)
+    if FLAGS.json:
+        print(json.dumps(result))
+    else:
+        keys = [k for k in result if not isinstance(result[k], (dict, list))]
+        print("\n".join(f"{k}: {_fmt(result[k])}" for k in keys))
+
+
+def _take_overrides(argv):
+    """Moves `--a.b=value` and other unknown `--key=value` flags into OVERRIDES."""
+    kept = []
+    for arg in argv:
+        name = arg[2:].split("=", 1)[0] if arg.startswith("--") and "=" in arg else None
+        negated = name[2:] if name and name.startswith("no") else None
+        if name and name not in FLAGS and negated not in FLAGS:
+            OVERRIDES.append(arg[2:])
+        else:
+            kept.append(arg)
+    return kept
+
+
 def run():
-    app.run(main)
+    app.run(main, argv=_take_overrides(sys.argv))
 
 
 if __name__ == "__main__":

@@ -42,3 +42,44 @@ def test_benchmark_json():
 
 def test_python_functions_mirror_the_commands():
     assert cli.info("c2d", frames=4, size=32)["trainable_params"] > 0
+
+
+def test_recipe_overrides_are_taken_out_before_absl_parses_flags(monkeypatch):
+    monkeypatch.setattr(cli, "OVERRIDES", [])
+    kept = cli._take_overrides(["keras-video", "train", "--config=r.yaml", "--json", "--nojit",
+                                "--optimizer.learning_rate=0.1", "--epochs=3", "--frames=8"])
+    assert kept == ["keras-video", "train", "--config=r.yaml", "--json", "--nojit", "--frames=8"]
+    assert cli.OVERRIDES == ["optimizer.learning_rate=0.1", "epochs=3"]
+
+
+def test_train_then_evaluate_commands(tmp_path):
+    from keras_video import data
+
+    classes = ("move_left", "move_right", "rotate_clockwise")
+    for split, seed in (("train", 0), ("test", 1)):
+        data.write_synthetic_videos(tmp_path / split, 2, num_frames=8, size=32, classes=classes,
+                                    seed=seed, progress=False)
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(f"""
+model: {{name: c2d, kwargs: {{width_multiplier: 0.125, min_width: 4}}}}
+data: {{train: {{root: {tmp_path / 'train'}}}, validation: {{root: {tmp_path / 'test'}}},
+       num_frames: 8, stride: 1, crop_size: 32, scale_jitter: null, flip: false,
+       eval_clips: 2, eval_crops: 1}}
+batch_size: 3
+epochs: 3
+output_dir: {tmp_path / 'runs'}
+""")
+    trained = keras_video("train", "--config", str(recipe), "--epochs=1", "--optimizer.name=adamw",
+                          "--json")
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    result = json.loads(trained.stdout)
+    assert result["epochs_run"] == 1 and result["run"].endswith("tiny")
+    assert (tmp_path / "runs" / "tiny" / "best.keras").exists()
+    evaluated = keras_video("evaluate", "--config", str(recipe), "--json")
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    report = json.loads(evaluated.stdout)
+    assert report["videos"] == 6 and report["views_per_video"] == 2  # the recipe's 2 x 1
+    assert 0 <= report["video_top1"] <= 1 and report["class_names"] == sorted(classes)
+    assert (tmp_path / "runs" / "tiny" / "evaluation" / "confusion.png").exists()
+    no_config = keras_video("train")
+    assert no_config.returncode != 0 and "needs --config" in no_config.stderr
