@@ -125,6 +125,17 @@ def test_c2d_is_frame_level(rng):
     assert not np.allclose(s3d(changed), s3d(x), atol=1e-5)
 
 
+def test_c2d_sees_time_symmetric_frames_only_with_2k_plus_1_frames(rng):
+    """C2D's temporal strides make it look at frames 0, 8, 16 of a 17-frame clip, the same set
+    as for the clip played backwards, so its output cannot depend on the arrow of time; at 16
+    frames it sees frames 0 and 8 of the clip but 15 and 7 of its reverse."""
+    for frames, invariant in ((17, True), (16, False)):
+        model = zoo.C2D(input_shape=(frames, 32, 32, 3), classes=5, dropout_rate=0.0, **TINY)
+        x = rng.uniform(0, 255, size=(2, frames, 32, 32, 3)).astype("float32")
+        forward, backward = model(x).numpy(), model(x[:, ::-1]).numpy()
+        assert np.allclose(forward, backward, atol=1e-6) == invariant, frames
+
+
 @pytest.mark.parametrize("name", FAMILY)
 def test_tiny_forward_and_keras_round_trip(name, tmp_path, rng):
     model = zoo.get(name, input_shape=CLIP, classes=7, **TINY)

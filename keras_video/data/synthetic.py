@@ -29,6 +29,13 @@ the same for every class given the same draws. (What cannot be matched is which 
 varies within a clip -- position, angle or scale -- so an order-free model can still tell the
 pairs apart somewhat; it cannot tell a class from its reverse.)
 
+That guarantee needs the frames a model looks at to be symmetric in time. A network with
+temporal strides but no temporal kernels (C2D: strides of 2 in its stem and two pools) sees
+frames 0 and 8 of a 16-frame clip, the start and the middle of the motion but not its end, and
+learns the direction from where the object is (near the left edge: it is moving right; small:
+it is approaching); measured, it told 91% of held-out 16-frame clips from their reverse. With
+2^k + 1 frames (9, 17, 33) it sees 0, 8, 16 ..., symmetric about the centre.
+
 Pixel coordinates are x right, y down; an angle increasing with time therefore turns clockwise on
 screen. Generation is vectorised numpy (about 300 16x64x64 clips per second on one core);
 TensorFlow is imported only by `synthetic_dataset` and Keras only for the progress bar.
