@@ -22,20 +22,35 @@ def average_by_video(predictions, video_ids):
     return ids, sums / np.bincount(inverse)[:, None]
 
 
-def predict_videos(model, dataset, verbose="auto"):
-    """Runs `model` over a `multiview_dataset`; returns (video ids, labels, mean predictions)."""
+def predict_views(model, dataset, verbose=False):
+    """Runs `model` over a `multiview_dataset`: (per-view predictions, labels, video ids)."""
+    from keras.utils import Progbar
+
+    bar = Progbar(None, unit_name="view") if verbose else None
     outputs, labels, ids = [], [], []
     for views, view_labels, view_ids in dataset:
-        outputs.append(np.asarray(model.predict_on_batch(views)))
+        outputs.append(np.asarray(model.predict_on_batch(views), np.float64))
         labels.append(view_labels.numpy())
         ids.append(view_ids.numpy())
-    ids, labels = np.concatenate(ids), np.concatenate(labels)
-    video_ids, mean = average_by_video(np.concatenate(outputs), ids)
-    first_view = np.searchsorted(np.sort(ids), video_ids)
-    video_labels = labels[np.argsort(ids, kind="stable")][first_view]
-    if video_labels.ndim > 1:  # one-hot labels
-        video_labels = video_labels.argmax(-1)
-    return video_ids, video_labels, mean
+        if bar is not None:
+            bar.add(len(view_ids))
+    if not outputs:
+        raise ValueError("the dataset yielded no views (every video failed to decode?)")
+    return np.concatenate(outputs), np.concatenate(labels), np.concatenate(ids)
+
+
+def video_labels(labels, video_ids):
+    """(sorted video ids, each video's label) from per-view labels; one-hot labels -> indices."""
+    ids, first_view = np.unique(np.asarray(video_ids).reshape(-1), return_index=True)
+    labels = np.asarray(labels)[first_view]
+    return ids, (labels.argmax(-1) if labels.ndim > 1 else labels)
+
+
+def predict_videos(model, dataset, verbose=False):
+    """Runs `model` over a `multiview_dataset`; returns (video ids, labels, mean predictions)."""
+    outputs, labels, ids = predict_views(model, dataset, verbose)
+    video_ids, mean = average_by_video(outputs, ids)
+    return video_ids, video_labels(labels, ids)[1], mean
 
 
 def top_k_accuracy(predictions, labels, k=1):

@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from keras_video import data
+from keras_video.data import multiview
 
 
 def evaluate(model, source, *, num_frames=16, stride=2, fps=None, crop_size=224, num_clips=10,
@@ -14,37 +15,22 @@ def evaluate(model, source, *, num_frames=16, stride=2, fps=None, crop_size=224,
     """The report (a JSON-ready dict) of `model` on an `annotations.VideoList` with
     `num_clips` x `num_crops` views per video (the CSN protocol is 10 x 3)."""
     import tensorflow as tf
-    from keras.utils import Progbar
 
     error_log = data.DecodeErrorLog() if error_log is None else error_log
     dataset = data.multiview_dataset(
         source, num_clips=num_clips, num_crops=num_crops, num_frames=num_frames, stride=stride,
         fps=fps, crop_size=crop_size, batch_size=batch_size, error_log=error_log,
         num_parallel_calls=num_parallel_calls or tf.data.AUTOTUNE, deterministic=True)
-    views_per_video = num_clips * num_crops
-    bar = Progbar(len(source) * views_per_video, unit_name="view") if verbose else None
-    outputs, labels, ids = [], [], []
-    for views, view_labels, view_ids in dataset:
-        outputs.append(np.asarray(model.predict_on_batch(views), np.float64))
-        labels.append(view_labels.numpy())
-        ids.append(view_ids.numpy())
-        if bar is not None:
-            bar.add(len(view_ids))
-    if not outputs:
+    try:
+        outputs, labels, ids = multiview.predict_views(model, dataset, verbose)
+    except ValueError:
         raise ValueError(f"none of the {len(source)} videos could be decoded: "
-                         f"{dict(list(error_log.failures.items())[:3])}")
-    outputs, labels, ids = np.concatenate(outputs), np.concatenate(labels), np.concatenate(ids)
+                         f"{dict(list(error_log.failures.items())[:3])}") from None
     video_ids, video_scores = data.average_by_video(outputs, ids)
-    video_labels = labels[np.searchsorted(ids, video_ids)] if _sorted(ids) else \
-        np.array([labels[ids == v][0] for v in video_ids])
-    return report(outputs, labels, video_scores, video_labels, list(source.class_names),
-                  views_per_video=views_per_video,
+    return report(outputs, labels, video_scores, multiview.video_labels(labels, ids)[1],
+                  list(source.class_names), views_per_video=num_clips * num_crops,
                   skipped={os.path.basename(p): r for p, r in error_log.failures.items()},
                   video_names=[source.video_ids[i] for i in video_ids])
-
-
-def _sorted(values):
-    return bool(np.all(np.diff(values) >= 0))
 
 
 def report(view_scores, view_labels, video_scores, video_labels, class_names, **extra):

@@ -134,13 +134,12 @@ def train(recipe=None, overrides=(), *, config=None, callbacks=()):
     with strategy.scope():
         model = build_model(config, len(train_list.class_names))
         optimizer = build_optimizer(config, steps)
-        jit = config["jit_compile"]
         model.compile(
             optimizer=optimizer,
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=config["label_smoothing"]),
             metrics=[keras.metrics.CategoricalAccuracy(name="accuracy"),
                      keras.metrics.TopKCategoricalAccuracy(5, name="top5")],
-            jit_compile=jit if jit != "auto" else "auto")
+            jit_compile=config["jit_compile"])
     model.class_names = list(train_list.class_names)
 
     monitor = "val_accuracy" if val_ds is not None else "accuracy"
