@@ -221,8 +221,6 @@ def load_weights(path):
         return [archive[f"arr_{i}"] for i in range(len(archive.files))]
 
 
-@pytest.mark.skip(reason="known failure: both workers hang (idle, waiting in a collective) "
-                  "after starting; multi_worker training does not work yet")
 @pytest.mark.timeout(600)
 def test_two_workers_over_loopback_equal_single_worker_training(videos, tmp_path):
     # Deterministic data (whole 8-frame videos, no crop offset, no flip, no shuffle) and frozen

@@ -12,6 +12,7 @@ import tensorflow as tf
 import yaml
 
 from keras_video import data, zoo
+from keras_video.training import multi_worker
 from keras_video.training.callbacks import AtomicCheckpoint
 from keras_video.training.config import load_config
 from keras_video.training.optimizers import build_optimizer
@@ -141,6 +142,9 @@ def train(recipe=None, overrides=(), *, config=None, callbacks=()):
                      keras.metrics.TopKCategoricalAccuracy(5, name="top5")],
             jit_compile=config["jit_compile"])
     model.class_names = list(train_list.class_names)
+    if multi_worker.in_multi_worker_mode(strategy):
+        multi_worker.patch_scalar_reduction()
+        multi_worker.build_from_element_spec(model, train_ds.element_spec)
 
     monitor = "val_accuracy" if val_ds is not None else "accuracy"
     backup_freq = config["backup_every_steps"] or "epoch"
