@@ -59,6 +59,35 @@ def test_seeded_datasets_repeat_their_first_epoch_and_vary_between_epochs(tree):
     assert not np.array_equal(epochs[0], epochs[1])
 
 
+@pytest.mark.parametrize("cache", ["memory", "file"])
+def test_cache_decodes_each_video_once_and_reshuffles_every_epoch(tree, tmp_path, monkeypatch,
+                                                                  cache):
+    from keras_video.data import datasets
+
+    opened = []
+
+    class CountingReader(datasets.VideoReader):
+        def __init__(self, path, **kwargs):
+            opened.append(path)
+            super().__init__(path, **kwargs)
+
+    monkeypatch.setattr(datasets, "VideoReader", CountingReader)
+    dataset = data.video_dataset_from_directory(
+        tree, training=True, num_frames=4, stride=3, crop_size=24, scale_jitter=None, flip=False,
+        batch_size=6, seed=2, repeat=True,
+        cache="memory" if cache == "memory" else str(tmp_path / "clips"))
+    epochs = [next(iterator) for iterator in [iter(dataset)] for _ in range(3)]
+    assert sorted(opened) == sorted(map(str, data.from_directory(tree).paths))  # once each
+    frames = [frame_numbers(clips.numpy().round().astype(np.uint8)) for clips, _ in epochs]
+    key = lambda numbers: sorted(map(tuple, numbers))  # noqa: E731
+    assert key(frames[0]) == key(frames[1]) == key(frames[2])  # the first pass's clips...
+    assert len({tuple(map(tuple, f)) for f in frames}) > 1  # ...in a new order
+    if cache == "file":
+        assert any(name.startswith("clips") for name in os.listdir(tmp_path))
+    with pytest.raises(TypeError, match="cache must be"):
+        data.video_dataset_from_directory(tree, cache=True)
+
+
 def test_evaluation_views_are_the_uniform_clips_and_crops(tree):
     source = annotations.from_directory(tree)
     dataset = data.multiview_dataset(source, num_clips=2, num_crops=3, num_frames=4, stride=2,

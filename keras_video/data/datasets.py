@@ -7,6 +7,8 @@ Two stages shared by every source (files or TFRecord shards):
 2. `finish`: training or evaluation transforms as graph ops, views folded into the batch where
    there are several per video, batching, MixUp/CutMix, prefetch.
 """
+import os
+
 import numpy as np
 import tensorflow as tf
 
@@ -28,9 +30,14 @@ def default_sampler(training, num_frames, stride, seconds=None, num_clips=1, sho
 
 def decoded_clips(source, sampler, *, fps=None, short_side=None, shuffle=False, seed=None,
                   repeat=False, num_parallel_calls=AUTOTUNE, deterministic=None, strict=False,
-                  error_log=None, timeout=30.0):
+                  error_log=None, timeout=30.0, cache=None):
     """`(clips uint8 (C, T, H, W, 3), label int32, index int32)` per readable video of `source`
-    (an `annotations.VideoList`); `index` is the video's row, its id for multi-view averaging."""
+    (an `annotations.VideoList`); `index` is the video's row, its id for multi-view averaging.
+
+    `cache` ("memory" or a file path prefix for `tf.data.Dataset.cache`) decodes each video once
+    and replays its clips in later epochs, reshuffled: the clip drawn from a video in the first
+    pass is the one it gives every epoch (spatial augmentation still varies). Worth it when
+    decoding is a large share of the step and the videos are about as long as the clips."""
     error_log = DECODE_ERRORS if error_log is None else error_log
     paths = list(source.paths)
     if not paths:
@@ -60,19 +67,28 @@ def decoded_clips(source, sampler, *, fps=None, short_side=None, shuffle=False, 
         ok.set_shape([])
         return clips, label, tf.cast(index, tf.int32), ok
 
+    if cache is not None and not isinstance(cache, (str, os.PathLike)):
+        raise TypeError(f"cache must be None, 'memory' or a file path prefix, got {cache!r}")
+
+    def order(dataset):
+        if shuffle:
+            dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+        return dataset.repeat() if repeat else dataset
+
     rows = tf.data.Dataset.from_tensor_slices((np.arange(len(paths), dtype=np.int64),
                                                np.asarray(source.labels, np.int32)))
-    if shuffle:
-        rows = rows.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        rows = rows.repeat()
+    if cache is None:
+        rows = order(rows)
     # One random draw per element, different every epoch, reproducible for a given seed.
     draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
     dataset = tf.data.Dataset.zip(rows, draws).map(
         lambda row, draw: decode_op(row[0], draw, row[1]),
         num_parallel_calls=num_parallel_calls, deterministic=deterministic)
     dataset = dataset.filter(lambda clips, label, index, ok: ok)
-    return dataset.map(lambda clips, label, index, ok: (clips, label, index))
+    dataset = dataset.map(lambda clips, label, index, ok: (clips, label, index))
+    if cache is not None:
+        dataset = order(dataset.cache("" if cache == "memory" else os.fspath(cache)))
+    return dataset
 
 
 
@@ -169,7 +185,7 @@ def video_dataset(source, *, num_frames=16, stride=2, seconds=None, fps=None, tr
                   label_mode="int", batch_size=8, shuffle=None, repeat=False, mix=None,
                   seed=None, num_parallel_calls=AUTOTUNE, deterministic=None,
                   drop_remainder=False, with_video_ids=False, strict=False, error_log=None,
-                  timeout=30.0, dtype="float32"):
+                  timeout=30.0, dtype="float32", cache=None):
     """A `tf.data.Dataset` of `(clip, label)` batches from an `annotations.VideoList`.
 
     Clips are `num_frames` frames every `stride` frames (or spread over `seconds`), at the
@@ -179,7 +195,8 @@ def video_dataset(source, *, num_frames=16, stride=2, seconds=None, fps=None, tr
     `decode_short_side` resizes while decoding, which is cheaper than resizing afterwards
     (default: the top of `scale_jitter` for training, `crop_size` for evaluation).
     Unreadable videos are skipped and recorded in `error_log` (default
-    `keras_video.data.DECODE_ERRORS`), or raise with `strict=True`.
+    `keras_video.data.DECODE_ERRORS`), or raise with `strict=True`. `cache` keeps the decoded
+    clips after the first pass (see `decoded_clips`).
     """
     if sampler is None:
         sampler = default_sampler(training, num_frames, stride, seconds, num_clips, short_video)
@@ -189,7 +206,7 @@ def video_dataset(source, *, num_frames=16, stride=2, seconds=None, fps=None, tr
     clips = decoded_clips(source, sampler, fps=fps, short_side=decode_short_side,
                           shuffle=shuffle, seed=seed, repeat=repeat,
                           num_parallel_calls=num_parallel_calls, deterministic=deterministic,
-                          strict=strict, error_log=error_log, timeout=timeout)
+                          strict=strict, error_log=error_log, timeout=timeout, cache=cache)
     return finish(clips, training=training, crop_size=crop_size, scale_jitter=scale_jitter,
                   flip=flip, num_crops=num_crops, num_classes=len(source.class_names),
                   label_mode=label_mode, batch_size=batch_size, mix=mix, seed=seed,

@@ -30,6 +30,8 @@ DEFAULTS = {
         "flip": True,
         "mix": None,             # None | mixup | cutmix
         "shuffle": True,         # training videos in a new random order every epoch
+        "cache": None,           # None | memory | a file path prefix: decode each training
+                                 # video once, replay its clip in later epochs
         "eval_clips": 1,         # clips x crops per validation video (the papers: 10 x 3)
         "eval_crops": 1,
         "num_parallel_calls": None,  # None: tf.data.AUTOTUNE

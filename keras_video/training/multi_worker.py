@@ -1,38 +1,22 @@
-"""Work-arounds that make `model.fit` run under MultiWorkerMirroredStrategy in Keras 3.15.
+"""Work-around that makes `model.fit` run under MultiWorkerMirroredStrategy in Keras 3.15.
 
 Keras 3.15 breaks multi-worker `fit` in two places; both raise on every worker, and a worker
 that has raised leaves its peers waiting in a collective forever, so the run looks hung:
 1. Before the first step `fit` (and `evaluate`) averages a first data batch across replicas
-   with `strategy.reduce` to learn the input shapes, and the multi-worker strategy refuses
-   an (x, y) tuple. `build_from_element_spec` builds the model from the dataset's element
-   spec instead (the same shapes, and no batch is read to be thrown away).
+   with `strategy.reduce` to learn the input shapes, and the multi-worker strategy refuses an
+   (x, y) tuple. The trainer builds the model from the dataset's element spec before `fit`
+   and skips that step (`trainer.build_before_fit`).
 2. After every step it averages the logged scalars (loss, metrics) across workers with
    `strategy.reduce("MEAN", v, axis=0)`, and a scalar has no axis 0. `patch_scalar_reduction`
    averages scalars over replicas only (axis=None), which is what the logs mean.
 The test that runs two workers over loopback fails if either is removed.
 """
 import keras
-import tensorflow as tf
 from keras.src.backend.tensorflow import trainer as tf_trainer
 
 
 def in_multi_worker_mode(strategy):
     return tf_trainer._collective_all_reduce_multi_worker(strategy)
-
-
-def build_from_element_spec(model, element_spec):
-    """Replaces `model`'s shape-finding reduction by a build from `element_spec`."""
-    def symbolic(spec):  # a PerReplicaSpec holds one spec per local replica, all alike
-        spec = getattr(spec, "_value_specs", (spec,))[0]
-        return tf.TensorSpec([None] + spec.shape[1:], spec.dtype)
-
-    batch = tf.nest.map_structure(symbolic, element_spec)
-
-    def build(iterator=None, data_batch=None):
-        with model.distribute_strategy.scope():
-            model._symbolic_build(data_batch=batch)
-
-    model._maybe_symbolic_build = build
 
 
 def patch_scalar_reduction():
