@@ -1,0 +1,27 @@
+"""The demo's plumbing at a tiny size (its accuracy and time targets are full-size, measured
+by running `keras-video demo`): real video files, both models trained through `train`, the
+decoded-clip cache shared, the SavedModel reloaded to classify a file, the JSON and the PNG."""
+import json
+import os
+
+import pytest
+
+from keras_video import demo
+
+
+@pytest.mark.timeout(600)
+def test_tiny_demo_writes_everything_it_reports(tmp_path):
+    settings = dict(frames=9, size=32, train_per_class=2, test_per_class=1, epochs=1,
+                    batch_size=8, width_multiplier=0.125)
+    result = demo.run(workdir=str(tmp_path), settings=settings, verbose=False)
+    json.dumps(result)  # the --json object
+    assert result["test_videos"] == 8 and len(result["classes"]) == 8
+    for key in ("s3dg_accuracy", "c2d_accuracy", "s3dg_reverse_pair_accuracy"):
+        assert 0.0 <= result[key] <= 1.0 or result[key] != result[key], key  # nan: no pair hit
+    assert result["predicted_label"] in result["classes"] and 0 < result["predicted_score"] <= 1
+    assert os.path.isfile(os.path.join(result["savedmodel"], "saved_model.pb"))
+    assert os.path.getsize(result["training_curves"]) > 1000
+    assert any(n.startswith("decoded_train_clips") for n in os.listdir(tmp_path))
+    for model in ("s3dg", "c2d"):
+        assert os.path.isfile(tmp_path / f"report_{model}" / "report.json")
+        assert os.path.isfile(tmp_path / "runs" / f"demo_{model}" / "last.keras")
