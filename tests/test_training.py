@@ -194,6 +194,23 @@ def test_a_killed_run_resumes_from_its_backup(videos, tmp_path):
     assert epochs[-1] == 5 and epochs == sorted(set(epochs))  # every epoch once, in order
 
 
+def test_a_half_written_backup_falls_back_to_the_one_before(videos, tmp_path):
+    import keras
+
+    class Crash(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:
+                raise RuntimeError("simulated crash")
+
+    config = recipe(videos, tmp_path, epochs=4)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(config=config, callbacks=[Crash()])
+    latest = tmp_path / "run" / "backup" / "latest.weights.h5"
+    latest.write_bytes(latest.read_bytes()[:1000])  # as if killed while writing
+    model, history = train(config=config)
+    assert len(history.history["loss"]) == 2  # resumed after epoch 2 of 4 (its .bkp)
+
+
 # ------------------------------------------------------------ 2 workers over loopback
 WORKER_SCRIPT = textwrap.dedent("""
     import json, sys

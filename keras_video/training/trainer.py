@@ -154,7 +154,9 @@ def train(recipe=None, overrides=(), *, config=None, callbacks=()):
     # Each worker backs up its own (identical) state: one file written by two processes races.
     backup = os.path.join(folder, "backup" if chief else f"backup_worker{_task_id(strategy)}")
     all_callbacks = [
-        keras.callbacks.BackupAndRestore(backup, save_freq=backup_freq),
+        # double_checkpoint: a kill while the backup is written leaves the one before it,
+        # which the rerun loads when the newest is unreadable.
+        keras.callbacks.BackupAndRestore(backup, save_freq=backup_freq, double_checkpoint=True),
         keras.callbacks.TerminateOnNaN(),
     ]
     # Every worker saves: reading the replicated variables is a collective operation that a
