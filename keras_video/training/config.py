@@ -10,6 +10,9 @@ import os
 
 import yaml
 
+# The video-list readers `keras_video.training.trainer.SOURCES` maps these names to.
+DATA_SOURCES = ("directory", "kinetics_csv", "ucf101", "hmdb51", "something_something")
+
 DEFAULTS = {
     "name": None,                # run name; the output folder is output_dir/name
     "model": {
@@ -18,8 +21,7 @@ DEFAULTS = {
         "kwargs": {},            # any other builder keyword (dropout_rate, gating_startat ...)
     },
     "data": {
-        "source": "directory",   # directory | kinetics_csv | ucf101 | hmdb51 |
-                                 # something_something | tfrecord
+        "source": "directory",   # one of DATA_SOURCES
         "train": {},             # the source's arguments for the training split
         "validation": {},        # ... and for the validation split ({} for none)
         "num_frames": 16,
@@ -124,8 +126,7 @@ def validate(config):
     if not config["model"]["name"]:
         raise ValueError("the recipe names no model: set model.name (keras-video info --all "
                          "lists them)")
-    one_of("data.source", config["data"]["source"], ("directory", "kinetics_csv", "ucf101",
-                                                     "hmdb51", "something_something", "tfrecord"))
+    one_of("data.source", config["data"]["source"], DATA_SOURCES)
     one_of("optimizer.name", config["optimizer"]["name"], ("sgd", "adamw", "adam"))
     one_of("schedule.name", config["schedule"]["name"], ("cosine", "step", "constant"))
     one_of("precision", config["precision"], ("float32", "mixed_float16", "mixed_bfloat16"))
@@ -136,4 +137,4 @@ def validate(config):
             raise ValueError(f"{key} must be a positive int, got {config[key]!r}")
     if not config["data"]["train"]:
         raise ValueError("data.train is empty: give the training split's location (e.g. "
-                         "data.train.directory=/data/ucf101/train)")
+                         "data.train.root=/data/ucf101/train)")
