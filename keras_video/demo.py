@@ -90,7 +90,7 @@ def run(workdir=None, settings=None, verbose=True):
     export_dir = os.path.join(workdir, "s3dg_savedmodel")
     models["s3dg"].export(export_dir, verbose=False)
     video_path = test_list.paths[0]
-    prediction = classify_with_savedmodel(export_dir, video_path, settings, test_list.class_names)
+    prediction = classify_with_savedmodel(export_dir, test_list.subset([0]), settings)
 
     say("[5/5] writing the training curves")
     curves = plots.training_curves(histories, os.path.join(workdir, "training_curves.png"),
@@ -131,20 +131,19 @@ def pair_accuracy(report):
     return float(right / same_kind) if same_kind else float("nan")
 
 
-def classify_with_savedmodel(export_dir, video_path, settings, class_names):
-    """Decodes the centre clip of a video file and runs the reloaded SavedModel on it."""
+def classify_with_savedmodel(export_dir, videos, settings):
+    """Runs the reloaded SavedModel on the centre clip of the first of `videos` (a
+    `VideoList`), decoded and cropped by the same pipeline as the evaluation."""
     import tensorflow as tf
 
     from keras_video import data
 
-    with data.VideoReader(video_path, short_side=settings["size"]) as reader:
-        indices = data.UniformClipSampler(settings["frames"])(reader.num_frames, reader.fps)
-        clip = reader.get(indices.reshape(-1))
-    clip = data.transforms.center_crop(tf.constant(clip), settings["size"])
-    served = tf.saved_model.load(export_dir)
-    scores = served.serve(tf.cast(clip[None], tf.float32)).numpy()[0]
+    clip, _ = next(iter(data.video_dataset(videos, training=False, num_frames=settings["frames"],
+                                           stride=1, crop_size=settings["size"], batch_size=1)))
+    served = tf.saved_model.load(export_dir)  # kept: its variables die with it
+    scores = served.serve(clip).numpy()[0]
     best = int(np.argmax(scores))
-    return {"label": class_names[best], "score": float(scores[best])}
+    return {"label": videos.class_names[best], "score": float(scores[best])}
 
 
 def print_table(result, file=sys.stdout):
