@@ -84,6 +84,12 @@ def test_cache_decodes_each_video_once_and_reshuffles_every_epoch(tree, tmp_path
     assert len({tuple(map(tuple, f)) for f in frames}) > 1  # ...in a new order
     if cache == "file":
         assert any(name.startswith("clips") for name in os.listdir(tmp_path))
+        opened.clear()  # a second dataset on the same cache file decodes nothing
+        again = data.video_dataset_from_directory(
+            tree, training=True, num_frames=4, stride=3, crop_size=24, scale_jitter=None,
+            flip=False, batch_size=6, seed=2, cache=str(tmp_path / "clips"))
+        clips, _ = next(iter(again))
+        assert opened == [] and key(frame_numbers(clips.numpy().round().astype(np.uint8))) == key(frames[0])
     with pytest.raises(TypeError, match="cache must be"):
         data.video_dataset_from_directory(tree, cache=True)
 

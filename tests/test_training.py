@@ -88,7 +88,7 @@ def test_schedules_warm_up_then_decay():
 
 
 # ---------------------------------------------------------------------------------- training
-def test_train_writes_checkpoints_logs_and_learns_something(videos, tmp_path):
+def test_train_writes_checkpoints_and_logs(videos, tmp_path):
     config = recipe(videos, tmp_path, epochs=3, data={"validation": {"root": str(videos)}})
     model, history = train(config=config)
     folder = tmp_path / "run"
@@ -116,6 +116,7 @@ def test_train_variants(videos, tmp_path, changes):
     try:
         assert np.isfinite(history.history["loss"]).all()
         assert model.output.dtype == "float32"  # outputs stay float32 under mixed precision
+        assert model.jit_compile == changes.get("jit_compile", False)
         if "precision" in changes:
             assert any(w.dtype == "float32" for w in model.trainable_weights)
             assert any(l.compute_dtype == "bfloat16" for l in model.layers)
@@ -124,6 +125,24 @@ def test_train_variants(videos, tmp_path, changes):
             assert bn and not any(l.trainable for l in bn)
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_everything_fit_creates_is_built_before_fit(videos):
+    """Variables created inside the first trace of the train step make TensorFlow trace it a
+    second time; `build_before_fit` creates them all from the dataset's element spec."""
+    import tensorflow as tf
+
+    from keras_video.training import trainer
+
+    config = recipe(videos, "unused")
+    model = trainer.build_model(config, 4)
+    model.compile(optimizer=trainer.build_optimizer(config, 4), loss="categorical_crossentropy",
+                  metrics=["accuracy"])
+    assert not model.optimizer.built
+    spec = (tf.TensorSpec([None, 8, 32, 32, 3]), tf.TensorSpec([None, 4]))
+    trainer.build_before_fit(model, spec)
+    assert model.optimizer.built and model._compile_loss.built and model._compile_metrics.built
+    assert len(model.optimizer.variables) > len(model.trainable_variables)  # momentum slots
 
 
 def test_nan_loss_stops_with_a_clear_error(videos, tmp_path):
@@ -301,6 +320,7 @@ def test_every_zoo_recipe_loads_and_names_a_registered_model():
         for split in ("train", "validation"):
             assert set(config["data"][split]) <= set(reader), (path, split)
         assert "Unverified at full scale here" in open(path).read(), path
+    assert set(SOURCES) == set(config_lib.DATA_SOURCES)  # every accepted source has a reader
     csn = load_config(os.path.join(ROOT, "zoo", "ir_csn_152_kinetics400.yaml"))
     assert (csn["data"]["num_frames"], csn["data"]["eval_clips"], csn["data"]["eval_crops"]) == (32, 10, 3)
     assert load_config(os.path.join(ROOT, "zoo", "s3dg_something_something_v2.yaml"))["data"]["flip"] is False
