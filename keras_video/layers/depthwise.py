@@ -25,9 +25,9 @@ def static_or_dynamic(x, axis):
     return x.shape[axis] if x.shape[axis] is not None else ops.shape(x)[axis]
 
 
-def pad_same(x, axis, kernel, stride, dilation, value=0.0):
-    """Pads one axis as TF "SAME" would for this window (with `value`); returns the padded
-    tensor and the output length along that axis."""
+def pad_same(x, axis, kernel, stride, dilation, mode="constant"):
+    """Pads one axis as TF "SAME" would for this window (zeros, or mirrored edge values with
+    mode="symmetric"); returns the padded tensor and the output length along that axis."""
     size = static_or_dynamic(x, axis)
     span = (kernel - 1) * dilation + 1
     out = (size + stride - 1) // stride
@@ -35,7 +35,7 @@ def pad_same(x, axis, kernel, stride, dilation, value=0.0):
     total = max(total, 0) if isinstance(total, int) else ops.maximum(total, 0)
     pads = [(0, 0)] * 5
     pads[axis] = (total // 2, total - total // 2)
-    return ops.pad(x, pads, constant_values=value), out
+    return ops.pad(x, pads, mode=mode), out
 
 
 def _in_xla_context():
@@ -48,11 +48,11 @@ def _in_xla_context():
     return control_flow_util.GraphOrParentsInXlaContext(tf_ops.get_default_graph())
 
 
-def time_taps(x, kernel_t, stride_t, dilation_t, padding, pad_value=0.0):
+def time_taps(x, kernel_t, stride_t, dilation_t, padding, pad_mode="constant"):
     """The `kernel_t` time-shifted views of `x` that a temporal window reads, each with the
     output's frame count."""
     if padding == "same":
-        x, out = pad_same(x, 1, kernel_t, stride_t, dilation_t, pad_value)
+        x, out = pad_same(x, 1, kernel_t, stride_t, dilation_t, pad_mode)
     else:
         out = (static_or_dynamic(x, 1) - (kernel_t - 1) * dilation_t - 1) // stride_t + 1
     return [x[:, i * dilation_t: i * dilation_t + (out - 1) * stride_t + 1: stride_t]

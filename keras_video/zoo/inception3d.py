@@ -13,7 +13,8 @@ Block names are DeepMind's (`Conv3d_1a_7x7`, `Mixed_3b`, ...), so checkpoints ma
 import keras
 from keras import ops
 
-from keras_video.layers import InceptionBlock3D, MaxPooling3D, SelfGating, SepConv3D, Unit3D
+from keras_video.layers import (AveragePooling3D, InceptionBlock3D, MaxPooling3D, SelfGating,
+                                SepConv3D, Unit3D)
 from keras_video.zoo import base
 from keras_video.zoo.registry import register
 
@@ -109,7 +110,7 @@ def inception3d_head(x, classes, dropout_rate, classifier_activation):
     time (and space, where the clip is larger than 224)."""
     default = (2, 7, 7)
     size = tuple(d if n is None else min(d, n) for d, n in zip(default, x.shape[1:4]))
-    x = keras.layers.AveragePooling3D(size, strides=1, padding="valid", name="AvgPool_0a_7x7")(x)
+    x = AveragePooling3D(size, strides=1, padding="valid", name="AvgPool_0a_7x7")(x)
     x = keras.layers.Dropout(dropout_rate, name="Dropout_0b")(x)
     x = keras.layers.Conv3D(classes, 1, use_bias=True, name="Logits_Conv3d_0c_1x1")(x)
     x = keras.layers.GlobalAveragePooling3D(name="logits")(x)
