@@ -27,12 +27,13 @@ setup(
         "tensorboard",  # training logs (TensorFlow no longer installs it)
     ],
     extras_require={
-        "export": ["tf2onnx", "onnxruntime", "ai-edge-litert"],
+        # TF Serving's warm-up records need tensorflow-serving-api's protos.
+        "export": ["tf2onnx", "onnxruntime", "ai-edge-litert", "tensorflow-serving-api"],
         "convert": ["torch", "torchvision"],
         # The TFRecord conversion on Dataflow / Flink / Spark; [tfrecord] brings the CRC32C.
         "beam": ["apache-beam[tfrecord]"],
         "test": ["pytest", "pytest-timeout", "tf2onnx", "onnxruntime", "ai-edge-litert",
-                 "apache-beam[tfrecord]"],
+                 "tensorflow-serving-api", "apache-beam[tfrecord]"],
     },
     entry_points={"console_scripts": ["keras-video=keras_video.cli:run"]},
     classifiers=[

@@ -122,6 +122,9 @@ def train(recipe=None, overrides=(), *, config=None, callbacks=()):
             yaml.safe_dump(config, f, sort_keys=False)
 
     train_list, val_list = video_lists(config)
+    if chief:  # read by `keras-video export` / `predict` for the saved models' labels
+        with open(os.path.join(folder, "class_names.txt"), "w") as f:
+            f.write("".join(f"{name}\n" for name in train_list.class_names))
     global_batch = config["batch_size"]
     if global_batch % strategy.num_replicas_in_sync:
         raise ValueError(f"batch_size {global_batch} does not split over "

@@ -1,0 +1,96 @@
+"""TFLite (LiteRT) export with builtin ops only, in four precisions."""
+import collections
+import os
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_video.export import signatures
+
+QUANTIZATIONS = (None, "fp16", "dynamic_int8", "int8")
+
+
+def export_tflite(model, path, *, quantize=None, frames=None, size=None,
+                  representative_data=None, calibration_clips=16, class_names=None):
+    """Writes a `.tflite` file taking one clip `(1, frames, height, width, 3)` of float32 RGB
+    in [0, 255] (uint8 for `quantize="int8"`), returning `logits` and `probabilities`. Returns
+    `{"path", "bytes", "quantize", "ops"}` (ops: builtin op name -> count).
+
+    `quantize`: None (float32), "fp16" (float16 weights), "dynamic_int8" (int8 weights,
+    float activations) or "int8" (weights and activations, calibrated on
+    `representative_data`: clips or `(clips, labels)` batches from `keras_video.data`, any
+    iterable; default: `calibration_clips` synthetic motion clips, a stand-in for real video).
+    Only TFLite builtin ops are allowed: no Flex ops, so the file runs on the plain runtime.
+    The class names go to `NAME.labels.txt` beside the file.
+    """
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
+    shape = signatures.clip_shape(model, frames, size, fill=True)
+    channels = model.inputs[0].shape[-1]
+    names = signatures.class_names_for(model, class_names)
+    outputs = signatures.classifier_outputs(model)
+    spec = tf.TensorSpec((1, *shape, channels), tf.float32, name="video")
+
+    with tempfile.TemporaryDirectory() as saved:
+        archive = keras.export.ExportArchive()
+        archive.track(outputs)
+        archive.add_endpoint("serving_default", lambda video: outputs(video, training=False),
+                             input_signature=[spec])
+        archive.write_out(saved, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if quantize:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantize == "fp16":
+            converter.target_spec.supported_types = [tf.float16]
+        if quantize == "int8":
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = tf.uint8 if signatures.takes_pixels(model) \
+                else tf.int8
+            clips = representative_data
+            if clips is None:
+                clips = default_calibration(shape, calibration_clips)
+            converter.representative_dataset = lambda: (
+                {"video": clip} for clip in calibration_batches(clips, spec.shape))
+        content = converter.convert()
+
+    partial = signatures.atomic_path(path)
+    with open(partial, "wb") as f:
+        f.write(content)
+    os.replace(partial, path)
+    signatures.write_labels(os.path.splitext(os.fspath(path))[0] + ".labels.txt", names)
+    return {"path": os.fspath(path), "bytes": len(content), "quantize": quantize,
+            "ops": ops_used(content)}
+
+
+def default_calibration(shape, count):
+    from keras_video.data import synthetic
+    frames, height, width = shape
+    if height != width:
+        raise ValueError("int8 calibration without representative_data uses square synthetic "
+                         f"clips; the clip is {height} x {width}: pass representative_data")
+    per_class = -(-count // len(synthetic.MOTION_CLASSES))
+    return synthetic.make_clips(per_class, frames, height)[0][:count]
+
+
+def calibration_batches(clips, shape):
+    """One float32 clip at a time with a batch axis, from clips, batches or (clips, labels)."""
+    for item in clips:
+        if isinstance(item, (tuple, list)):
+            item = item[0]
+        item = np.asarray(item, np.float32)
+        if tuple(item.shape[-4:]) != tuple(shape[1:]):
+            raise ValueError(f"calibration clips are {item.shape[-4:]}, the export takes "
+                             f"{tuple(shape[1:])}: decode them at the exported frames and size")
+        for clip in item.reshape((-1, *shape[1:])):
+            yield clip[None]
+
+
+def ops_used(content):
+    """Builtin op name -> count in a TFLite flatbuffer."""
+    from ai_edge_litert.interpreter import Interpreter
+    interpreter = Interpreter(model_content=content)
+    # The interpreter exposes the op list only through this (stable, documented-in-code) call.
+    return dict(collections.Counter(op["op_name"] for op in interpreter._get_ops_details()))
