@@ -6,6 +6,9 @@
     keras-video info MODEL [--frames T --size S] [--json]
     keras-video info --all [--json]
     keras-video benchmark MODEL [--frames T --size S --batch B --repeats N] [--nojit] [--json]
+    keras-video export MODEL|PATH --format savedmodel|tflite|onnx [--quantize fp16|int8]
+                       [--frames T --size S] [--labels FILE] --out PATH [--json]
+    keras-video predict VIDEO... --model MODEL|PATH [--top 5] [--window T --stride S] [--json]
 
 `--json` prints one JSON object on stdout and nothing else there; progress goes to stderr.
 """
@@ -34,11 +37,32 @@ flags.DEFINE_integer("clips", None, "Clips per video (evaluate; default: the rec
                      "data.eval_clips).", lower_bound=1)
 flags.DEFINE_integer("crops", None, "Crops per clip, 1 or 3 (evaluate; default: the recipe's "
                      "data.eval_crops).", lower_bound=1)
-flags.DEFINE_string("out", None, "Folder for the report (evaluate; default: the run folder).")
+flags.DEFINE_string("out", None, "Folder for the report (evaluate; default: the run folder); "
+                    "the file or folder to write (export).")
+flags.DEFINE_enum("format", None, ["savedmodel", "tflite", "onnx"], "Export format (export).")
+flags.DEFINE_enum("quantize", None, ["fp16", "dynamic_int8", "int8"],
+                  "TFLite precision (export --format tflite; default float32). int8 calibrates "
+                  "on synthetic clips.")
+flags.DEFINE_string("model", None, "A registered model name or the path of a .keras file, "
+                    "SavedModel folder, .tflite or .onnx file (predict).")
+flags.DEFINE_string("weights", None, "Weights of a registered model given by name (export, "
+                    "predict): a registered weights name or a .weights.h5 file; default: "
+                    "random initialisation.")
+flags.DEFINE_integer("classes", None, "Classes of a registered model given by name (export, "
+                     "predict; default: the builder's).", lower_bound=1)
+flags.DEFINE_string("labels", None, "Text file of class names, one per line (export, predict; "
+                    "default: those stored with the model).")
+flags.DEFINE_integer("top", 5, "Classes to print per video (predict).", lower_bound=1)
+flags.DEFINE_integer("window", None, "Frames per window (predict; default: the model's clip "
+                     "length, else 16).", lower_bound=1)
+flags.DEFINE_integer("stride", None, "Frames between window starts (predict; default: the "
+                     "window, windows side by side).", lower_bound=1)
+flags.DEFINE_integer("frame_stride", 1, "Frames between the frames of a window (predict).",
+                     lower_bound=1)
 flags.DEFINE_string("workdir", None, "Folder for the demo's videos, runs and figures "
                     "(default: a new temporary folder).")
 
-COMMANDS = ("demo", "train", "evaluate", "info", "benchmark")
+COMMANDS = ("demo", "train", "evaluate", "info", "benchmark", "export", "predict")
 OVERRIDES = []  # recipe overrides taken out of argv before absl parses it
 
 
@@ -120,6 +144,8 @@ def main(argv):
         return None
     if command in ("train", "evaluate"):
         return _train_or_evaluate(command, names)
+    if command in ("export", "predict"):
+        return _export_or_predict(command, names)
     if OVERRIDES:
         raise app.UsageError(f"unknown flag(s) {OVERRIDES}")
     from keras_video import zoo
@@ -177,6 +203,96 @@ def _train_or_evaluate(command, names):
     else:
         keys = [k for k in result if not isinstance(result[k], (dict, list))]
         print("\n".join(f"{k}: {_fmt(result[k])}" for k in keys))
+
+
+def export(model, fmt, out, quantize=None, frames=None, size=None, class_names=None,
+           weights=None, classes=None):
+    """Exports a registered model (by name) or a `.keras` file to `fmt` at `out`."""
+    from keras_video import export as export_lib
+    if quantize and fmt != "tflite":
+        raise ValueError("--quantize applies to --format tflite only")
+    keras_model = _keras_model(model, frames, size, weights, classes)
+    if class_names is None and os.path.exists(model):
+        labels = export_lib.signatures.labels_beside(model)
+        class_names = export_lib.signatures.read_labels(labels) if labels else None
+    if fmt == "savedmodel":
+        path = export_lib.export_savedmodel(keras_model, out, class_names=class_names,
+                                            frames=frames, size=size)
+        return {"format": fmt, "path": path}
+    if fmt == "tflite":
+        return {"format": fmt, **export_lib.export_tflite(
+            keras_model, out, quantize=quantize, frames=frames, size=size,
+            class_names=class_names)}
+    return {"format": fmt, **export_lib.export_onnx(keras_model, out, frames=frames, size=size,
+                                                    class_names=class_names)}
+
+
+def predict(videos, model, top=5, window=None, stride=None, frame_stride=1, class_names=None,
+            weights=None, classes=None, size=None):
+    """Top classes (and a timeline of windows) of each video with any model form."""
+    from keras_video import export as export_lib
+    from keras_video import prediction
+    if not os.path.exists(model):
+        model = _keras_model(model, None, None, weights, classes)
+    predictor = export_lib.load(model, class_names=class_names)
+    return [prediction.classify_video(predictor, video, window=window, stride=stride,
+                                      frame_stride=frame_stride, size=size, top_k=top)
+            for video in videos]
+
+
+def _keras_model(model, frames, size, weights, classes):
+    """A registered model built at the clip shape, or a loaded `.keras` file."""
+    import keras
+
+    from keras_video import zoo
+    if os.path.exists(model):
+        if not model.endswith(".keras"):
+            raise ValueError(f"{model}: export takes a registered model name or a .keras file")
+        return keras.saving.load_model(model)
+    shape = (frames, size, size, 3) if frames or size else None
+    kwargs = {"classes": classes} if classes else {}
+    return zoo.get(model, input_shape=shape, weights=weights, **kwargs)
+
+
+def _export_or_predict(command, names):
+    if OVERRIDES:
+        raise app.UsageError(f"unknown flag(s) {OVERRIDES}")
+    labels = None
+    if FLAGS.labels:
+        from keras_video.export import signatures
+        labels = signatures.read_labels(FLAGS.labels)
+    # --frames / --size have defaults for info and benchmark; here only what the user gave.
+    frames = FLAGS.frames if FLAGS["frames"].present else None
+    size = FLAGS.size if FLAGS["size"].present else None
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            if command == "export":
+                if len(names) != 1 or not FLAGS.format or not FLAGS.out:
+                    raise app.UsageError("usage: keras-video export MODEL|PATH --format "
+                                         "savedmodel|tflite|onnx --out PATH")
+                result = export(names[0], FLAGS.format, FLAGS.out, FLAGS.quantize, frames,
+                                size, labels, FLAGS.weights, FLAGS.classes)
+            else:
+                if not names or not FLAGS.model:
+                    raise app.UsageError("usage: keras-video predict VIDEO... --model "
+                                         "MODEL|PATH")
+                result = predict(names, FLAGS.model, FLAGS.top, FLAGS.window, FLAGS.stride,
+                                 FLAGS.frame_stride, labels, FLAGS.weights, FLAGS.classes, size)
+    except (ValueError, FileNotFoundError, FileExistsError) as error:
+        raise app.UsageError(str(error))
+    if FLAGS.json:
+        print(json.dumps(result if command == "export" else
+                         (result[0] if len(result) == 1 else result)))
+    elif command == "export":
+        print("\n".join(f"{k}: {v}" for k, v in result.items()))
+    else:
+        for video in result:
+            best = ", ".join(f"{c['class']} {c['score']:.3f}" for c in video["top"])
+            print(f"{video['video']}: {best}")
+            if len(video["timeline"]) > 1:
+                for w in video["timeline"]:
+                    print(f"  {w['start_sec']:8.2f}-{w['end_sec']:<8.2f} {w['top'][0]['class']} "
+                          f"{w['top'][0]['score']:.3f}")
 
 
 def _take_overrides(argv):

@@ -83,3 +83,46 @@ output_dir: {tmp_path / 'runs'}
     assert (tmp_path / "runs" / "tiny" / "evaluation" / "confusion.png").exists()
     no_config = keras_video("train")
     assert no_config.returncode != 0 and "needs --config" in no_config.stderr
+
+
+def test_export_then_predict_videos_with_a_timeline(tmp_path, rng):
+    """A trained model's folder (its .keras and class_names.txt) exported to ONNX, then two
+    real videos classified by the .onnx and by the .keras: same scores, the run's labels."""
+    from conftest import TINY
+
+    from keras_video import data, zoo
+    run = tmp_path / "run"
+    run.mkdir()
+    zoo.get("ir_csn_26", input_shape=(8, 32, 32, 3), classes=3, **TINY).save(run / "best.keras")
+    (run / "class_names.txt").write_text("walk\nrun\njump\n")
+    videos = [str(tmp_path / "a.mp4"), str(tmp_path / "b.mkv")]
+    for path in videos:  # 20 frames: windows of 8 every 4 start at 0, 4, 8 and 12
+        data.write_video(path, rng.integers(0, 256, size=(20, 40, 48, 3)).astype("uint8"), fps=10)
+
+    exported = keras_video("export", str(run / "best.keras"), "--format", "onnx",
+                           "--out", str(tmp_path / "m.onnx"), "--json")
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads(exported.stdout)["path"] == str(tmp_path / "m.onnx")
+    results = {}
+    for model in ("m.onnx", "run/best.keras"):
+        ran = keras_video("predict", *videos, "--model", str(tmp_path / model), "--window", "8",
+                          "--stride", "4", "--top", "2", "--json")
+        assert ran.returncode == 0, ran.stderr
+        results[model] = json.loads(ran.stdout)
+    onnx_result, keras_result = results["m.onnx"], results["run/best.keras"]
+    assert [r["video"] for r in onnx_result] == videos
+    for ours, theirs in zip(onnx_result, keras_result):
+        assert [w["start_sec"] for w in ours["timeline"]] == [0.0, 0.4, 0.8, 1.2]
+        assert ours["timeline"][-1]["end_sec"] == pytest.approx(2.0)
+        assert len(ours["top"]) == 2 and {c["class"] for c in ours["top"]} <= {"walk", "run", "jump"}
+        assert [c["class"] for c in ours["top"]] == [c["class"] for c in theirs["top"]]
+        for a, b in zip(ours["top"], theirs["top"]):
+            assert a["score"] == pytest.approx(b["score"], abs=1e-4)
+
+    text = keras_video("predict", videos[0], "--model", str(tmp_path / "m.onnx"))
+    assert text.returncode == 0 and text.stdout.startswith(videos[0]) and "0.00-0.80" in text.stdout
+    wrong = keras_video("export", str(run / "best.keras"), "--format", "onnx", "--quantize",
+                        "int8", "--out", str(tmp_path / "q.onnx"))
+    assert wrong.returncode != 0 and "--quantize applies to --format tflite" in wrong.stderr
+    no_model = keras_video("predict", videos[0])
+    assert no_model.returncode != 0 and "--model" in no_model.stderr
