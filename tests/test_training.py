@@ -93,9 +93,11 @@ def test_train_writes_checkpoints_and_logs(videos, tmp_path):
     model, history = train(config=config)
     folder = tmp_path / "run"
     # BackupAndRestore removes its backup once the run has finished.
-    assert sorted(os.listdir(folder)) == ["best.keras", "best.keras.json", "config.yaml",
-                                          "last.keras", "log.csv", "tensorboard"]
+    assert sorted(os.listdir(folder)) == ["best.keras", "best.keras.json", "class_names.txt",
+                                          "config.yaml", "last.keras", "log.csv", "tensorboard"]
     assert os.listdir(folder / "tensorboard")
+    assert (folder / "class_names.txt").read_text().split() == sorted(
+        ["move_down", "move_left", "move_right", "move_up"])
     rows = list(csv.DictReader(open(folder / "log.csv")))
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
     assert {"loss", "accuracy", "top5", "val_accuracy"} <= set(rows[0])
