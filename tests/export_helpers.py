@@ -4,13 +4,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_video.export import signatures
+
 
 def tflite_outputs(model, x, tmp_path):
     """Converts `model` (SavedModel route, builtin ops only) and runs it; returns the output and
     the set of op names in the flatbuffer."""
     interpreter_module = pytest.importorskip("ai_edge_litert.interpreter")
     spec = tf.TensorSpec(x.shape, tf.float32)
-    model.export(str(tmp_path / "saved_model"), input_signature=[spec], verbose=False)
+    signatures.write_functions(tmp_path / "saved_model", model, {"serving_default": tf.function(
+        lambda video: model(video, training=False), input_signature=[spec])})
     converter = tf.lite.TFLiteConverter.from_saved_model(str(tmp_path / "saved_model"))
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no Flex ops
     interpreter = interpreter_module.Interpreter(model_content=converter.convert())

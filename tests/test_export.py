@@ -85,14 +85,17 @@ def test_quantized_tflite_stays_close_to_keras(name, tmp_path):
 
 def test_int8_takes_uint8_pixels_and_reports_smaller_file(tmp_path):
     model = tiny("ir_csn_26")
-    full = export.export_tflite(model, tmp_path / "f.tflite")
     int8 = export.export_tflite(model, tmp_path / "q.tflite", quantize="int8",
                                 representative_data=data.make_clips(1, 8, 32)[0][:4])
     predictor = export.load(int8["path"])
-    assert predictor.input["dtype"] == np.uint8 and int8["bytes"] < full["bytes"] / 2
+    float32_bytes = 4 * model.count_params()
+    assert predictor.input["dtype"] == np.uint8 and int8["bytes"] < float32_bytes / 2
     with pytest.raises(ValueError, match="calibration clips are"):
         export.export_tflite(model, tmp_path / "bad.tflite", quantize="int8",
                              representative_data=[np.zeros((1, 8, 16, 16, 3))])
+    with pytest.raises(ValueError, match="holds no clips"):
+        export.export_tflite(model, tmp_path / "bad.tflite", quantize="int8",
+                             representative_data=[])
     with pytest.raises(ValueError, match="quantize must be one of"):
         export.export_tflite(model, tmp_path / "bad.tflite", quantize="int4")
     assert not os.path.exists(tmp_path / "bad.tflite")

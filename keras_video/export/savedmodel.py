@@ -39,14 +39,12 @@ def export_savedmodel(model, export_dir, *, version=None, class_names=None, top_
         scores, indices = tf.math.top_k(result["probabilities"], k)
         return {**result, "scores": scores, "classes": tf.gather(label_table, indices)}
 
-    archive = keras.export.ExportArchive()
-    archive.track(outputs)
-    archive.add_endpoint("serving_default", serve, input_signature=[spec])
+    functions = {"serving_default": tf.function(serve, input_signature=[spec])}
     fixed = signatures.clip_shape(model, frames, size, fill=True)
     if signatures.takes_pixels(model):
         normalized = keras.Model(model.get_layer("preprocessing").output, outputs.outputs)
-        archive.add_endpoint(
-            "normalized", lambda video: normalized(video, training=False),
+        functions["normalized"] = tf.function(
+            lambda video: normalized(video, training=False),
             input_signature=[tf.TensorSpec((None, *fixed, 3), tf.float32, name="video")])
 
     version = version if version is not None else next_version(export_dir)
@@ -57,7 +55,7 @@ def export_savedmodel(model, export_dir, *, version=None, class_names=None, top_
     partial = os.path.join(os.fspath(export_dir), f".partial-{int(version)}")
     shutil.rmtree(partial, ignore_errors=True)
     try:
-        archive.write_out(partial, verbose=False)
+        signatures.write_functions(partial, outputs, functions)
         os.makedirs(os.path.join(partial, "assets.extra"), exist_ok=True)
         signatures.write_labels(os.path.join(partial, LABELS_FILE), names)
         if warmup:

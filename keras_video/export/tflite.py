@@ -1,5 +1,6 @@
 """TFLite (LiteRT) export with builtin ops only, in four precisions."""
 import collections
+import itertools
 import os
 import tempfile
 
@@ -34,11 +35,8 @@ def export_tflite(model, path, *, quantize=None, frames=None, size=None,
     spec = tf.TensorSpec((1, *shape, channels), tf.float32, name="video")
 
     with tempfile.TemporaryDirectory() as saved:
-        archive = keras.export.ExportArchive()
-        archive.track(outputs)
-        archive.add_endpoint("serving_default", lambda video: outputs(video, training=False),
-                             input_signature=[spec])
-        archive.write_out(saved, verbose=False)
+        signatures.write_functions(saved, outputs, {"serving_default": tf.function(
+            lambda video: outputs(video, training=False), input_signature=[spec])})
         converter = tf.lite.TFLiteConverter.from_saved_model(saved)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         if quantize:
@@ -52,8 +50,12 @@ def export_tflite(model, path, *, quantize=None, frames=None, size=None,
             clips = representative_data
             if clips is None:
                 clips = default_calibration(shape, calibration_clips)
+            batches = calibration_batches(clips, spec.shape)
+            first = next(batches, None)  # checked now, not minutes into the conversion
+            if first is None:
+                raise ValueError("representative_data holds no clips")
             converter.representative_dataset = lambda: (
-                {"video": clip} for clip in calibration_batches(clips, spec.shape))
+                {"video": clip} for clip in itertools.chain([first], batches))
         content = converter.convert()
 
     partial = signatures.atomic_path(path)
