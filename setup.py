@@ -32,7 +32,8 @@ setup(
         "convert": ["torch", "torchvision"],
         # The TFRecord conversion on Dataflow / Flink / Spark; [tfrecord] brings the CRC32C.
         "beam": ["apache-beam[tfrecord]"],
-        "test": ["pytest", "pytest-timeout", "tf2onnx", "onnxruntime", "ai-edge-litert",
+        # pytest-xdist: two test processes, since most test time is single-threaded tracing.
+        "test": ["pytest", "pytest-timeout", "pytest-xdist", "tf2onnx", "onnxruntime", "ai-edge-litert",
                  "tensorflow-serving-api", "apache-beam[tfrecord]"],
     },
     entry_points={"console_scripts": ["keras-video=keras_video.cli:run"]},
