@@ -2,8 +2,8 @@
 
 It writes the synthetic motion dataset as real video files (mp4 and avi), trains a small S3D-G
 and the frame-level C2D baseline with the same pipeline, recipe and budget, evaluates both at
-video level on held-out videos, exports the S3D-G as a SavedModel and classifies one generated
-video file with the reloaded SavedModel. Each class is exactly its partner played backwards, so
+video level on held-out videos, exports the S3D-G as a TF Serving SavedModel and classifies one
+generated video file with the reloaded SavedModel. Each class is exactly its partner played backwards, so
 a frame-level model cannot beat chance between a motion and its reverse, whatever it learns.
 """
 import contextlib
@@ -53,7 +53,7 @@ def _recipe(name, model, train_dir, output_dir, settings, kwargs, cache):
 
 def run(workdir=None, settings=None, verbose=True):
     """Runs the demo; returns its results (the `--json` object)."""
-    from keras_video import data
+    from keras_video import data, export
     from keras_video.training import evaluation, plots, trainer
 
     settings = {**DEMO, **(settings or {})}
@@ -86,9 +86,11 @@ def run(workdir=None, settings=None, verbose=True):
         histories[model_name] = history.history
         models[label] = model
 
-    say("[4/5] exporting S3D-G as a SavedModel and classifying a video file with it")
-    export_dir = os.path.join(workdir, "s3dg_savedmodel")
-    models["s3dg"].export(export_dir, verbose=False)
+    say("[4/5] exporting S3D-G as a SavedModel for TF Serving and classifying a video file "
+        "with it")
+    # No warm-up requests: they need tensorflow-serving-api, which the demo does not install.
+    export_dir = export.export_savedmodel(models["s3dg"], os.path.join(workdir, "s3dg_serving"),
+                                          class_names=test_list.class_names, warmup=False)
     video_path = test_list.paths[0]
     prediction = classify_with_savedmodel(export_dir, test_list.subset([0]), settings)
 
@@ -132,8 +134,9 @@ def pair_accuracy(report):
 
 
 def classify_with_savedmodel(export_dir, videos, settings):
-    """Runs the reloaded SavedModel on the centre clip of the first of `videos` (a
-    `VideoList`), decoded and cropped by the same pipeline as the evaluation."""
+    """Runs the reloaded SavedModel's `serving_default` signature (uint8 pixels in, labels
+    out, as TF Serving runs it) on the centre clip of the first of `videos` (a `VideoList`),
+    decoded and cropped by the same pipeline as the evaluation."""
     import tensorflow as tf
 
     from keras_video import data
@@ -141,9 +144,9 @@ def classify_with_savedmodel(export_dir, videos, settings):
     clip, _ = next(iter(data.video_dataset(videos, training=False, num_frames=settings["frames"],
                                            stride=1, crop_size=settings["size"], batch_size=1)))
     served = tf.saved_model.load(export_dir)  # kept: its variables die with it
-    scores = served.serve(clip).numpy()[0]
-    best = int(np.argmax(scores))
-    return {"label": videos.class_names[best], "score": float(scores[best])}
+    result = served.signatures["serving_default"](video=tf.cast(tf.round(clip), tf.uint8))
+    return {"label": result["classes"][0, 0].numpy().decode(),
+            "score": float(result["scores"][0, 0])}
 
 
 def print_table(result, file=sys.stdout):
