@@ -4,7 +4,6 @@ import itertools
 import os
 import tempfile
 
-import keras
 import numpy as np
 import tensorflow as tf
 

@@ -11,7 +11,6 @@ One base network with switches, as TF-slim's `s3dg_base` (Xie et al. 2018):
 Block names are DeepMind's (`Conv3d_1a_7x7`, `Mixed_3b`, ...), so checkpoints map by name.
 """
 import keras
-from keras import ops
 
 from keras_video.layers import (AveragePooling3D, InceptionBlock3D, MaxPooling3D, SelfGating,
                                 SepConv3D, Unit3D)
