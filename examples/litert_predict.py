@@ -1,0 +1,59 @@
+"""Classify a video with a `.tflite` file on the LiteRT runtime alone (what a phone or an edge
+box runs), decoding with keras_video.data.
+
+    keras-video export s3dg --format tflite --frames 16 --size 224 --out s3dg.tflite
+    python examples/litert_predict.py s3dg.tflite video.mp4 [--threads 4]
+
+The file takes one clip (1, frames, height, width, 3) of RGB in [0, 255] (float32, or uint8
+for full-integer int8 files) and returns `logits` and `probabilities`; the labels are in
+`s3dg.labels.txt` beside it.
+"""
+import argparse
+import os
+
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+
+from keras_video.data import read_video, transforms
+
+
+def centre_clip(path, frames, height, width):
+    """The video's middle `frames` frames, short side resized while decoding, centre-cropped."""
+    video = read_video(path, short_side=min(height, width))
+    start = max(0, (len(video.frames) - frames) // 2)
+    clip = video.frames[start:start + frames]
+    if len(clip) < frames:  # a short video: repeat its last frame
+        clip = np.concatenate([clip, np.repeat(clip[-1:], frames - len(clip), 0)])
+    return transforms.center_crop(clip, (height, width)).numpy()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("model")
+    parser.add_argument("video")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--top", type=int, default=5)
+    args = parser.parse_args()
+
+    interpreter = Interpreter(model_path=args.model, num_threads=args.threads)
+    runner = interpreter.get_signature_runner()
+    video_in = runner.get_input_details()["video"]
+    _, frames, height, width, _ = video_in["shape"]
+    clip = centre_clip(args.video, frames, height, width)[None].astype(np.float32)
+    scale, zero = video_in["quantization"]
+    if scale:  # full-integer file: quantize the pixels as the converter calibrated them
+        clip = np.clip(np.round(clip / scale + zero), 0, 255)
+    outputs = runner(video=clip.astype(video_in["dtype"]))
+    probabilities = outputs["probabilities"].astype(np.float32)[0]
+    scale, zero = runner.get_output_details()["probabilities"]["quantization"]
+    if scale:
+        probabilities = (probabilities - zero) * scale
+
+    labels_path = os.path.splitext(args.model)[0] + ".labels.txt"
+    labels = open(labels_path).read().splitlines() if os.path.exists(labels_path) else None
+    for i in np.argsort(-probabilities)[:args.top]:
+        print(f"{labels[i] if labels else i}\t{probabilities[i]:.4f}")
+
+
+if __name__ == "__main__":
+    main()
