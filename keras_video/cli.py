@@ -213,8 +213,7 @@ def export(model, fmt, out, quantize=None, frames=None, size=None, class_names=N
         raise ValueError("--quantize applies to --format tflite only")
     keras_model = _keras_model(model, frames, size, weights, classes)
     if class_names is None and os.path.exists(model):
-        labels = export_lib.signatures.labels_beside(model)
-        class_names = export_lib.signatures.read_labels(labels) if labels else None
+        class_names = export_lib.signatures.labels_beside(model)
     if fmt == "savedmodel":
         path = export_lib.export_savedmodel(keras_model, out, class_names=class_names,
                                             frames=frames, size=size)

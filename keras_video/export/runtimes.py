@@ -40,7 +40,6 @@ class KerasPredictor(Predictor):
     format = "keras"
 
     def __init__(self, model, class_names=None):
-        self.model = model
         self.outputs = signatures.classifier_outputs(model)
         super().__init__(signatures.clip_shape(model),
                          signatures.class_names_for(model, class_names))
@@ -64,7 +63,7 @@ class SavedModelPredictor(Predictor):
         labels = os.path.join(path, savedmodel.LABELS_FILE)
         count = self.serve.structured_outputs["probabilities"].shape[-1]
         names = signatures.read_labels(labels) if os.path.isfile(labels) else \
-            [f"class_{i}" for i in range(count)]
+            signatures.class_names_for_count(count)
         super().__init__(spec.shape[1:4], names)
 
     def _run(self, clips):
@@ -91,10 +90,9 @@ class TFLitePredictor(Predictor):
             self.interpreter.allocate_tensors()
         self.runner = self.interpreter.get_signature_runner()
         self.input = self.runner.get_input_details()["video"]
-        labels = signatures.labels_beside(path)
-        names = signatures.read_labels(labels) if labels else \
-            [f"class_{i}" for i in
-             range(self.runner.get_output_details()["probabilities"]["shape"][-1])]
+        self.outputs = self.runner.get_output_details()
+        names = signatures.labels_beside(path) or signatures.class_names_for_count(
+            self.outputs["probabilities"]["shape"][-1])
         super().__init__([int(n) for n in self.input["shape"][1:4]], names)
 
     def _run(self, clips):
@@ -107,8 +105,7 @@ class TFLitePredictor(Predictor):
             info = np.iinfo(self.input["dtype"])
             clip = np.clip(np.round(clip / scale + zero), info.min, info.max)
         result = self.runner(video=clip.astype(self.input["dtype"]))
-        details = self.runner.get_output_details()
-        return {key: dequantize(value, details[key]) for key, value in result.items()}
+        return {key: dequantize(value, self.outputs[key]) for key, value in result.items()}
 
 
 class ONNXPredictor(Predictor):
@@ -125,7 +122,7 @@ class ONNXPredictor(Predictor):
         metadata = self.session.get_modelmeta().custom_metadata_map
         count = [o for o in self.session.get_outputs() if o.name == "probabilities"][0].shape[-1]
         names = json.loads(metadata["class_names"]) if "class_names" in metadata else \
-            [f"class_{i}" for i in range(count)]
+            signatures.class_names_for_count(count)
         super().__init__(shape[1:4], names)
 
     def _run(self, clips):
@@ -157,9 +154,8 @@ def load(model, class_names=None, num_threads=None):
     elif path.endswith(".onnx"):
         predictor = ONNXPredictor(path, num_threads)
     elif path.endswith(".keras"):
-        labels = signatures.labels_beside(path)
-        names = class_names or (signatures.read_labels(labels) if labels else None)
-        return KerasPredictor(keras.saving.load_model(path), names)
+        return KerasPredictor(keras.saving.load_model(path),
+                              class_names or signatures.labels_beside(path))
     else:
         raise ValueError(f"{path}: expected a .keras, .tflite or .onnx file or a SavedModel "
                          "folder")

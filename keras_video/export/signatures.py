@@ -86,13 +86,13 @@ def write_labels(path, class_names):
 
 
 def labels_beside(path):
-    """The labels file kept next to an exported file or a trained model: `NAME.labels.txt`,
-    or a run folder's `class_names.txt`."""
+    """The class names kept next to an exported file or a trained model (`NAME.labels.txt`,
+    or a run folder's `class_names.txt`), or None."""
     stem = os.path.splitext(os.fspath(path))[0]
     for candidate in (stem + ".labels.txt",
                       os.path.join(os.path.dirname(os.fspath(path)), "class_names.txt")):
         if os.path.isfile(candidate):
-            return candidate
+            return read_labels(candidate)
     return None
 
 
@@ -102,7 +102,9 @@ def atomic_path(path):
     return f"{path}.partial"
 
 
-def signature_spec(model, frames, size, batch=None, dtype=None):
+def signature_spec(model, frames, size, dtype=None):
+    """The `video` input of a signature with a dynamic batch: uint8 for a model that takes
+    pixels, else float32."""
     t, h, w = clip_shape(model, frames, size)
     dtype = dtype or (tf.uint8 if takes_pixels(model) else tf.float32)
-    return tf.TensorSpec((batch, t, h, w, model.inputs[0].shape[-1]), dtype, name="video")
+    return tf.TensorSpec((None, t, h, w, model.inputs[0].shape[-1]), dtype, name="video")

@@ -12,6 +12,7 @@ import tensorflow as tf
 import yaml
 
 from keras_video import data, zoo
+from keras_video.export import signatures
 from keras_video.training import multi_worker
 from keras_video.training.callbacks import AtomicCheckpoint
 from keras_video.training.config import load_config
@@ -123,8 +124,7 @@ def train(recipe=None, overrides=(), *, config=None, callbacks=()):
 
     train_list, val_list = video_lists(config)
     if chief:  # read by `keras-video export` / `predict` for the saved models' labels
-        with open(os.path.join(folder, "class_names.txt"), "w") as f:
-            f.write("".join(f"{name}\n" for name in train_list.class_names))
+        signatures.write_labels(os.path.join(folder, "class_names.txt"), train_list.class_names)
     global_batch = config["batch_size"]
     if global_batch % strategy.num_replicas_in_sync:
         raise ValueError(f"batch_size {global_batch} does not split over "
