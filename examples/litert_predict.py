@@ -14,17 +14,15 @@ import os
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
-from keras_video.data import read_video, transforms
+from keras_video.data import UniformClipSampler, VideoReader, transforms
 
 
 def centre_clip(path, frames, height, width):
-    """The video's middle `frames` frames, short side resized while decoding, centre-cropped."""
-    video = read_video(path, short_side=min(height, width))
-    start = max(0, (len(video.frames) - frames) // 2)
-    clip = video.frames[start:start + frames]
-    if len(clip) < frames:  # a short video: repeat its last frame
-        clip = np.concatenate([clip, np.repeat(clip[-1:], frames - len(clip), 0)])
-    return transforms.center_crop(clip, (height, width)).numpy()
+    """The video's middle `frames` frames (the last one repeated in a shorter video), short
+    side resized while decoding, centre-cropped: the evaluation's one-clip sampling."""
+    with VideoReader(path, short_side=min(height, width)) as reader:
+        indices = UniformClipSampler(frames, short_video="pad")(reader.num_frames, reader.fps)[0]
+        return transforms.center_crop(reader.get(indices), (height, width)).numpy()
 
 
 def main():
