@@ -3,8 +3,9 @@
 It writes the synthetic motion dataset as real video files (mp4 and avi), trains a small S3D-G
 and the frame-level C2D baseline with the same pipeline, recipe and budget, evaluates both at
 video level on held-out videos, exports the S3D-G as a TF Serving SavedModel and classifies one
-generated video file with the reloaded SavedModel. Each class is exactly its partner played backwards, so
-a frame-level model cannot beat chance between a motion and its reverse, whatever it learns.
+generated video file with the reloaded SavedModel. Each class is exactly its partner played
+backwards, so a frame-level model cannot beat chance between a motion and its reverse, whatever
+it learns.
 """
 import contextlib
 import json

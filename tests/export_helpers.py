@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_video.export import signatures
+from keras_video.export import signatures, tflite
 
 
 def tflite_outputs(model, x, tmp_path):
@@ -16,11 +16,12 @@ def tflite_outputs(model, x, tmp_path):
         lambda video: model(video, training=False), input_signature=[spec])})
     converter = tf.lite.TFLiteConverter.from_saved_model(str(tmp_path / "saved_model"))
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no Flex ops
-    interpreter = interpreter_module.Interpreter(model_content=converter.convert())
+    content = converter.convert()
+    interpreter = interpreter_module.Interpreter(model_content=content)
     interpreter.allocate_tensors()
     interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
     interpreter.invoke()
-    ops = {op["op_name"] for op in interpreter._get_ops_details()}
+    ops = set(tflite.ops_used(content))
     return interpreter.get_tensor(interpreter.get_output_details()[0]["index"]), ops
 
 

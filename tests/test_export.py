@@ -61,8 +61,8 @@ def test_quantized_tflite_stays_close_to_keras(name, tmp_path):
     """The logits of fp16 / dynamic-range int8 / int8 (calibrated on synthetic motion clips)
     files against Keras', as a relative error, and their top-1 agreement, printed (pytest -s).
     Agreement is checked for fp16 only: a random-weight network gives nearly every clip the
-    same top-1 by a hair, so int8's agreement here says little (benchmarks/export.py measures
-    it on a trained model)."""
+    same top-1 by a hair, so int8's agreement here says little (benchmarks/quantization.py
+    measures it on a trained model)."""
     model = tiny(name, classes=len(data.MOTION_CLASSES))
     clips, _ = data.make_clips(3, CLIP[0], CLIP[1], seed=1)  # not the calibration clips
     expected = export.load(model).run(clips)
@@ -101,6 +101,44 @@ def test_int8_takes_uint8_pixels_and_reports_smaller_file(tmp_path):
     assert not os.path.exists(tmp_path / "bad.tflite")
 
 
+def test_tflite_falls_back_to_reference_kernels_when_xnnpack_refuses(tmp_path, monkeypatch):
+    from ai_edge_litert import interpreter as litert
+
+    class XNNPACKRefuses(litert.Interpreter):
+        """As XNNPACK does with some int8 graphs: allocation fails with the default delegate."""
+        def __init__(self, *args, experimental_op_resolver_type=litert.OpResolverType.AUTO,
+                     **kwargs):
+            self.refuses = experimental_op_resolver_type == litert.OpResolverType.AUTO
+            super().__init__(*args, experimental_op_resolver_type=experimental_op_resolver_type,
+                             **kwargs)
+
+        def allocate_tensors(self):
+            if self.refuses:
+                raise RuntimeError("Failed to apply XNNPACK delegate")
+            return super().allocate_tensors()
+
+    model = tiny("ir_csn_26")
+    path = export.export_tflite(model, tmp_path / "m.tflite")["path"]
+    clips = np.random.default_rng(0).integers(0, 256, size=(2,) + CLIP).astype("uint8")
+    with_xnnpack = export.load(path)
+    monkeypatch.setattr(litert, "Interpreter", XNNPACKRefuses)
+    fallback = export.load(path)
+    assert (with_xnnpack.delegate, fallback.delegate) == ("xnnpack", "none")
+    np.testing.assert_allclose(fallback(clips), with_xnnpack(clips), atol=1e-5)
+
+
+def test_a_failed_savedmodel_export_leaves_the_versions_before_it(serving, monkeypatch):
+    model, root, _, _ = serving
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(savedmodel, "write_warmup", crash)  # fails after the graphs are written
+    with pytest.raises(OSError, match="disk full"):
+        export.export_savedmodel(model, root, frames=8, size=32)
+    assert sorted(os.listdir(root)) == ["1", "2"]
+
+
 @pytest.fixture(scope="module")
 def serving(tmp_path_factory):
     """A TF Serving model folder holding two versions of a tiny ir-CSN that takes any clip size."""
@@ -118,6 +156,7 @@ def test_serving_layout_versions_and_signature(serving, rng):
     assert sorted(os.listdir(root)) == ["1", "2"]  # no partial folder left behind
     with pytest.raises(FileExistsError):
         export.export_savedmodel(model, root, version=2)
+    assert sorted(os.listdir(root)) == ["1", "2"]
     loaded = tf.saved_model.load(second)
     serve = loaded.signatures["serving_default"]
     spec = serve.structured_input_signature[1]["video"]
