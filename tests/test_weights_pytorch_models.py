@@ -1,0 +1,133 @@
+import textwrap
+
+import keras
+import numpy as np
+import PIL.Image
+import pytest
+
+from keras_video import zoo
+from keras_video.weights import converters, fetching, pytorch_models, registry, torch_files
+
+from conftest import fixtures_or_skip
+from torch_reference import run_torch
+
+REFERENCE = """
+    import numpy as np
+    torch.manual_seed(0)
+    model = eval(BUILD)
+    video = torch.rand(1, 3, FRAMES, SIZE, SIZE) * 2 - 1
+    # BatchNorm statistics of this input and three more clips (one training-mode pass with
+    # momentum 1) keep activations at unit scale through the depth, so any misplaced pixel
+    # shows in the output; more than one clip keeps the deepest statistics well conditioned.
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm3d):
+                m.momentum = 1.0
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+        model.train()(torch.cat([video, torch.rand(3, *video.shape[1:]) * 2 - 1]))
+    model.eval()
+    with torch.no_grad():
+        logits = model(video)
+        features = eval(TRUNK)(video)
+    torch.save(model.state_dict(), OUT + "/model.pth")
+    np.savez(OUT + "/io.npz", video=video.numpy(), features=features.numpy(),
+             logits=logits.numpy())
+    print(json.dumps({"ok": True}))
+"""
+
+
+TORCHVISION_TRUNK = ("model.features if NAME == 's3d' else torch.nn.Sequential(model.stem, "
+                     "model.layer1, model.layer2, model.layer3, model.layer4)")
+
+
+def _reference(name, size, tmp_path, frames=16, build=None, trunk=TORCHVISION_TRUNK,
+               imports=""):
+    """Runs the PyTorch model on a random clip; returns its state dict as read back from the
+    .pth file torch wrote (through our pickle-free reader), and the inputs and outputs."""
+    build = build or f"torchvision.models.video.{name}()"
+    run_torch(f"{imports}\nNAME, SIZE, FRAMES, OUT = {name!r}, {size}, {frames}, "
+              f"{str(tmp_path)!r}\nBUILD, TRUNK = {build!r}, {trunk!r}\n"
+              + textwrap.dedent(REFERENCE))
+    return torch_files.read_state_dict(tmp_path / "model.pth"), np.load(tmp_path / "io.npz")
+
+
+@pytest.mark.parametrize("name,size,last", [("s3d", 224, "Mixed_5c"),
+                                            ("r2plus1d_18", 112, "res5_block1"),
+                                            ("mc3_18", 112, "res5_block1"),
+                                            ("r3d_18", 112, "res5_block1")])
+def test_computes_torchvisions_function(name, size, last, tmp_path):
+    """Same weights, same input: our features and logits equal torchvision's. Features are
+    held to 1e-3 of their range (BN fitted to one clip amplifies float32 rounding; one
+    misplaced padding row already errs by more than their range), logits to 1e-4."""
+    state, io = _reference(name, size, tmp_path)
+    shape = (16, size, size, 3)
+    model = zoo.get(name, input_shape=shape, include_preprocessing=False,
+                    classifier_activation=None)
+    pytorch_models.load_state_dict(model, state)
+    video = io["video"].transpose(0, 2, 3, 4, 1)
+    # One eager pass for features and logits: tracing a graph for one clip costs more.
+    features, logits = keras.Model(model.inputs, [model.get_layer(last).output,
+                                                  model.outputs[0]])(video)
+    reference = io["features"].transpose(0, 2, 3, 4, 1)
+    np.testing.assert_allclose(features, reference, atol=1e-3 * np.abs(reference).max())
+    np.testing.assert_allclose(logits, io["logits"], atol=1e-4 * np.abs(io["logits"]).max())
+    if name == "s3d":  # weights="kinetics400" of S3D-G: S3D's weights with identity gates
+        s3dg = zoo.S3DG(input_shape=shape, include_preprocessing=False,
+                        classifier_activation=None)
+        converters.s3dg_from_s3d_state_dict(s3dg, tmp_path / "model.pth")
+        np.testing.assert_array_equal(s3dg(video), model(video))
+    backbone = zoo.get(name, include_top=False, input_shape=shape,
+                       include_preprocessing=False)
+    pytorch_models.load_state_dict(backbone, state)
+    np.testing.assert_allclose(backbone(video), reference, atol=1e-3 * np.abs(reference).max())
+
+
+def test_computes_pytorchvideos_csn(tmp_path):
+    """ir-CSN-50 as pytorchvideo's create_csn (with the stem pool of its hub models): its
+    state dict lists each block's shortcut first and has BN eps 1e-5; a 16x64x64 clip keeps
+    this cheap at full width."""
+    pytest.importorskip("pytorchvideo", reason="pytorchvideo is not installed")
+    build = ("create_csn(model_depth=50, stem_pool=torch.nn.MaxPool3d, "
+             "head_pool_kernel_size=(1, 1, 1))")
+    state, io = _reference("ir_csn_50", 64, tmp_path, frames=16, build=build,
+                           trunk="torch.nn.Sequential(*model.blocks[:5])",
+                           imports="from pytorchvideo.models.csn import create_csn")
+    model = zoo.get("ir_csn_50", input_shape=(16, 64, 64, 3), include_preprocessing=False,
+                    classifier_activation=None, bn_epsilon=1e-5)
+    pytorch_models.load_state_dict(model, state)
+    video = io["video"].transpose(0, 2, 3, 4, 1)
+    features, logits = keras.Model(model.inputs, [model.get_layer("res5_block2").output,
+                                                  model.outputs[0]])(video)
+    reference = io["features"].transpose(0, 2, 3, 4, 1)
+    np.testing.assert_allclose(features, reference, atol=1e-3 * np.abs(reference).max())
+    np.testing.assert_allclose(logits, io["logits"], atol=1e-4 * np.abs(io["logits"]).max())
+
+
+def test_state_dict_mismatches_are_reported(rng):
+    model = zoo.S3D(width_multiplier=0.125, min_width=4)
+    with pytest.raises(ValueError, match="conv units"):
+        pytorch_models.load_state_dict(model, {})
+
+
+@pytest.mark.network
+def test_s3d_kinetics400_gives_the_published_top5():
+    """The real torchvision S3D weights on kylemin/S3D's sample clip (all 100 frames, RGB in
+    [-1, 1], no resize): the published top-5 classes and probabilities."""
+    entry = registry.get("s3d", "kinetics400")
+    try:
+        fetching.fetch(entry.files[0])
+    except (OSError, FileNotFoundError) as error:
+        pytest.skip(f"the S3D weights cannot be had here: {error}")
+    folder = fixtures_or_skip("s3d-sample", "sample")
+    frames = np.stack([np.asarray(PIL.Image.open(folder / f"{i:03d}.jpg").convert("RGB"))
+                       for i in range(1, 101)]).astype("float32")
+    model = zoo.S3D(weights="kinetics400", include_preprocessing=False)
+    probabilities = np.asarray(model(frames[None] * 2 / 255 - 1))[0]
+    names = entry.class_names_list()
+    top5 = np.argsort(probabilities)[::-1][:5]
+    assert [names[i] for i in top5] == ["riding a bike", "biking through snow",
+                                        "riding mountain bike", "riding unicycle",
+                                        "motorcycling"]
+    np.testing.assert_allclose(probabilities[top5], [0.9937429, 0.0041600233, 0.0010456557,
+                                                     0.00088055385, 0.00014455811], atol=1e-3)
