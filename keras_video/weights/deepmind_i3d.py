@@ -5,13 +5,11 @@ Checkpoint variables are named `[RGB|Flow/inception_i3d/]BLOCK[/Branch_i/UNIT]/c
 the Keras layers carry the same block names. The Kinetics-600 checkpoint has no prefix, stores
 BatchNorm vectors as `[1, 1, 1, 1, C]` and carries Momentum slots, which are skipped.
 """
-import tensorflow as tf
-
 from keras_video.layers import InceptionBlock3D, Unit3D
+from keras_video.weights import tf_checkpoints
 
 # DeepMind named one unit differently from the pattern of all the others.
 _RENAMED = {"Mixed_5b/Branch_2/Conv3d_0b_3x3": "Mixed_5b/Branch_2/Conv3d_0a_3x3"}
-_SLOTS = ("/Momentum", "/ExponentialMovingAverage", "global_step")
 
 
 def _unit_variables(scope, unit):
@@ -47,38 +45,17 @@ def variable_map(model):
     return names
 
 
+_ANCHOR = "Conv3d_1a_7x7/conv_3d/w"
+
+
 def checkpoint_variables(path):
     """`{name without prefix: shape}` of a checkpoint's model variables (optimizer slots skipped),
     and the prefix that was stripped."""
-    shapes = dict(tf.train.list_variables(path))
-    anchor = "Conv3d_1a_7x7/conv_3d/w"
-    prefixes = [name[: -len(anchor)] for name in shapes if name.endswith(anchor)]
-    if len(prefixes) != 1:
-        raise ValueError(f"{path} does not look like a DeepMind I3D checkpoint: "
-                         f"no single '{anchor}' variable")
-    prefix = prefixes[0]
-    return {name[len(prefix):]: shape for name, shape in shapes.items()
-            if name.startswith(prefix) and not any(s in name for s in _SLOTS)}, prefix
-
-
-def _squeezed(shape):
-    return tuple(int(d) for d in shape if d != 1)
+    return tf_checkpoints.checkpoint_variables(path, _ANCHOR, "DeepMind I3D")
 
 
 def load_checkpoint(model, path):
     """Copies every variable of the checkpoint at `path` (a prefix such as `.../model.ckpt`) into
     `model`; raises if any model weight or checkpoint tensor is left over or mis-shaped."""
-    wanted = variable_map(model)
-    found, prefix = checkpoint_variables(path)
-    missing, unused = sorted(set(wanted) - set(found)), sorted(set(found) - set(wanted))
-    if missing or unused:
-        raise ValueError(f"{path} and the model disagree. Missing from the checkpoint: {missing}."
-                         f" Not in the model: {unused}.")
-    reader = tf.train.load_checkpoint(path)
-    for name, variable in wanted.items():
-        value = reader.get_tensor(prefix + name)
-        if _squeezed(value.shape) != _squeezed(variable.shape):
-            raise ValueError(f"{name}: checkpoint shape {value.shape} does not fit the model's "
-                             f"{tuple(variable.shape)} (check classes and input channels)")
-        variable.assign(value.reshape(variable.shape))
+    tf_checkpoints.assign(variable_map(model), path, _ANCHOR, "DeepMind I3D")
     return model

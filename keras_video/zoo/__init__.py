@@ -8,4 +8,5 @@ from keras_video.zoo.inception3d import (C2D, I3D, S3D, S3DG, BottomHeavyI3D,  #
 from keras_video.zoo.resnet3d import (IPCSN26, IPCSN50, IPCSN101, IPCSN152,  # noqa: F401
                                       IRCSN26, IRCSN50, IRCSN101, IRCSN152, MC3_18,
                                       R2Plus1D18, R3D18)
+from keras_video.zoo.inception_v1 import InceptionV1  # noqa: F401  (2D, for inflation)
 from keras_video.zoo.registry import get, get_builder, list_models  # noqa: F401
