@@ -16,6 +16,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["keras_video", "keras_video.*"]),
+    package_data={"keras_video.weights": ["labels/*.txt"]},
     install_requires=[
         "tensorflow>=2.16",  # GPU users: pip install "tensorflow[and-cuda]"
         "keras>=3",

@@ -1,21 +1,89 @@
 """Pretrained weights: resolving the `weights=` argument of the builders.
 
 `weights` is None (random initialisation), a path to a `.weights.h5` / `.keras` file, or a
-registered name such as "kinetics400". The registry of named weights is `REGISTRY`:
-`{model_name: {weights_name: entry}}`.
+registered name such as "kinetics400" (`registry.ENTRIES`). A registered name is fetched once
+(`fetching`), converted once from its upstream format (`converters`) into a cached
+`.weights.h5`, and copied into the model variable by variable, so that `include_top=False`,
+another `input_shape` or `include_preprocessing=False` take the same weights.
 """
 import os
+import tempfile
 
-REGISTRY = {}
+from keras_video.weights import converters, fetching, inflation, registry
+from keras_video.weights.inflation import inflate
+from keras_video.weights.registry import REGISTRY, available
+
+__all__ = ["REGISTRY", "available", "load_weights", "entry", "inflate", "convert",
+           "converted_model"]
+
+convert = converters.convert
+entry = registry.get
 
 
-def available(model_name):
-    """Names of the pretrained weights registered for a model."""
-    return sorted(REGISTRY.get(model_name, {}))
+def converted_model(weights_entry, progress=print):
+    """The full model of a registry entry with its converted weights, converting (and caching)
+    them on first use."""
+    from keras_video import zoo  # zoo imports this package
+    model = zoo.get(weights_entry.model, classes=weights_entry.classes,
+                    **weights_entry.model_kwargs)
+    cached = fetching.converted_path(weights_entry)
+    if os.path.exists(cached):
+        model.load_weights(cached)
+        return model
+    paths = [fetching.fetch(source) for source in weights_entry.files]
+    if progress:
+        progress(f"Converting {weights_entry.model} {weights_entry.name} weights from "
+                 f"{os.path.basename(paths[0])} (once; cached in {cached})")
+    converters.CONVERTERS[weights_entry.converter](model, paths[0])
+    os.makedirs(os.path.dirname(cached), exist_ok=True)
+    # Written under a temporary name and renamed: an interrupted run leaves no partial cache.
+    fd, partial = tempfile.mkstemp(suffix=".weights.h5", dir=os.path.dirname(cached))
+    os.close(fd)
+    try:
+        model.save_weights(partial, overwrite=True)
+        os.replace(partial, cached)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    return model
 
 
-def load_weights(model, weights, model_name):
-    """Loads `weights` into `model`; errors say what the caller can pass instead."""
+def _classes_of(model):
+    for name in ("Logits_Conv3d_0c_1x1", "logits"):
+        try:
+            return model.get_layer(name).kernel.shape[-1]
+        except ValueError:
+            continue
+    return None
+
+
+HEAD_LAYERS = ("Logits_Conv3d_0c_1x1/", "logits/")
+
+
+def copy_weights(source, target, what, skip_head=False):
+    """Copies every weight of `target` from the weight of `source` with the same path (all but
+    the classifier with `skip_head`)."""
+    by_path = {v.path: v for v in source.weights}
+    for variable in target.weights:
+        if "seed_generator" in variable.path or (skip_head and
+                                                 variable.path.startswith(HEAD_LAYERS)):
+            continue
+        if variable.path not in by_path:
+            raise ValueError(f"{what}: the model's weight {variable.path} has no counterpart; "
+                             "build the model with its default switches to use these weights")
+        value = by_path[variable.path]
+        if tuple(value.shape) != tuple(variable.shape):
+            raise ValueError(f"{what}: {variable.path} has shape {tuple(variable.shape)}, the "
+                             f"weights {tuple(value.shape)}; build the model with its default "
+                             "switches (width, kernel sizes, input channels) to use them")
+        variable.assign(value)
+    return target
+
+
+def load_weights(model, weights, model_name, skip_head=False):
+    """Loads `weights` into `model`; errors say what the caller can pass instead. With
+    `skip_head`, a registered name fills everything but the classifier (fine-tuning on other
+    classes keeps its new head)."""
     if weights is None:
         return model
     if not isinstance(weights, (str, os.PathLike)):
@@ -24,9 +92,19 @@ def load_weights(model, weights, model_name):
     if os.path.exists(path):
         model.load_weights(path)
         return model
-    names = available(model_name)
-    raise ValueError(
-        f"Unknown weights {path!r} for model {model_name!r}: it is neither an existing file nor "
-        f"a registered name. Registered weights for {model_name!r}: "
-        f"{', '.join(names) if names else 'none yet'}. Pass weights=None for random "
-        f"initialisation or the path of a .weights.h5 / .keras file.")
+    if path == "imagenet":
+        report = inflate(model, inflation.imagenet_source(model_name))
+        if not report.inflated:
+            raise ValueError(f"weights='imagenet': no layer of {model_name} took ImageNet "
+                             "weights; build it with its default switches")
+        return model
+    weights_entry = registry.get(model_name, path)
+    classes = _classes_of(model)
+    if classes is not None and classes != weights_entry.classes and not skip_head:
+        raise ValueError(
+            f"weights={path!r} of {model_name!r} have {weights_entry.classes} classes, but the "
+            f"model was built with classes={classes}. To fine-tune on your classes, load the "
+            f"backbone only: build it with include_top=False, pooling='avg' and add a Dense "
+            f"({classes}) head, or keep classes={weights_entry.classes}.")
+    copy_weights(converted_model(weights_entry), model, f"{model_name} {path}", skip_head)
+    return model

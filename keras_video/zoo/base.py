@@ -3,10 +3,9 @@ backbone-only pooling and weight loading."""
 import keras
 
 from keras_video import weights as weights_lib
-
-# RGB mean / std in [0, 1] units, by the convention a network's weights were trained with.
-MINUS_ONE_TO_ONE = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))  # x / 127.5 - 1 (DeepMind I3D, TF-slim)
-KINETICS_MEAN_STD = ((0.43216, 0.394666, 0.37645), (0.22803, 0.22145, 0.216989))  # torchvision
+# RGB mean / std in [0, 1] units, by the convention a network's weights were trained with:
+# x / 127.5 - 1 (DeepMind I3D, TF-slim) and torchvision's / VMZ's Kinetics statistics.
+from keras_video.weights.registry import KINETICS_MEAN_STD, MINUS_ONE_TO_ONE  # noqa: F401
 
 
 def check_arguments(include_top, pooling, classes, input_shape):

@@ -7,7 +7,6 @@ from keras_video.layers import MaxPooling3D, ResidualBlock3D, Unit3D
 from keras_video.zoo import base
 from keras_video.zoo.registry import register
 
-IMAGENET_MEAN_STD = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))  # MMAction2's CSN configs
 CSN_DEPTHS = {26: (2, 2, 2, 2), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 
 
@@ -88,7 +87,7 @@ def _csn(kind, depth):
            f"conv is depthwise{' after a 1x1x1 conv' if kind == 'ip' else ''}.")
     return _builder(name, doc, stem="csn", middles=(kind,) * 4, bottleneck=True,
                     depths=CSN_DEPTHS[depth], temporal_strides=(1, 2, 2, 2), bn_epsilon=1e-3,
-                    mean_std=IMAGENET_MEAN_STD, dropout_rate=0.5)
+                    mean_std=base.KINETICS_MEAN_STD, dropout_rate=0.5)  # VMZ's and MMAction2's
 
 
 IRCSN26, IRCSN50, IRCSN101, IRCSN152 = (_csn("ir", d) for d in CSN_DEPTHS)

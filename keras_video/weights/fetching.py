@@ -1,0 +1,78 @@
+"""Getting upstream weight files: download (hash-checked) or a local mirror, and the cache of
+converted Keras weights so that each conversion runs once per machine.
+
+`KERAS_VIDEO_WEIGHTS_MIRROR=/dir` makes every file come from `/dir/<filename>` (the names
+`keras-video weights --info` prints) instead of the network, for machines without internet.
+Downloads and converted weights live under `$KERAS_HOME` (default `~/.keras`), as Keras's own.
+"""
+import hashlib
+import os
+
+import keras
+
+MIRROR_ENV = "KERAS_VIDEO_WEIGHTS_MIRROR"
+
+
+def keras_home():
+    return os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_hash(path, source, where):
+    if not (source.sha256 or source.sha256_prefix):
+        return
+    actual = sha256_of(path)
+    expected = source.sha256 or source.sha256_prefix
+    if not actual.startswith(expected):
+        raise ValueError(
+            f"sha256 mismatch for {path} ({where}): expected {expected}"
+            f"{'' if source.sha256 else '... (the prefix its publisher put in the file name)'}, "
+            f"got {actual}. The file is incomplete, corrupted or not the published one: delete "
+            f"it and try again{', or replace the mirror copy' if where == 'mirror' else ''} "
+            f"(it comes from {source.url}).")
+
+
+def fetch(source):
+    """Local path of an upstream file: from the mirror directory if `KERAS_VIDEO_WEIGHTS_MIRROR`
+    is set, else downloaded once into the Keras cache. Either way its hash is checked."""
+    mirror = os.environ.get(MIRROR_ENV)
+    if mirror:
+        path = os.path.join(mirror, source.filename)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(
+                f"{MIRROR_ENV}={mirror} but {source.filename} is not there. Download it from "
+                f"{source.url} on a machine with internet and copy it into {mirror} under that "
+                f"name, or unset {MIRROR_ENV} to download it here.")
+        _check_hash(path, source, "mirror")
+        return path
+    cache_dir = os.path.join(keras_home(), "keras_video", "downloads")
+    os.makedirs(cache_dir, exist_ok=True)  # else get_file falls back to /tmp/.keras
+    path = os.path.join(cache_dir, source.filename)
+    try:
+        path = keras.utils.get_file(source.filename, source.url, file_hash=source.sha256,
+                                    cache_dir=keras_home(),
+                                    cache_subdir=os.path.join("keras_video", "downloads"))
+    except ValueError as error:  # Keras's hash error names neither the file nor the hash
+        if os.path.exists(path):
+            _check_hash(path, source, "download")
+        raise error
+    except Exception as error:
+        raise OSError(f"could not download {source.url}: {error}. Without internet, put the "
+                      f"file in a folder and set {MIRROR_ENV} to it.") from error
+    _check_hash(path, source, "download")
+    return path
+
+
+def converted_path(entry):
+    """Where the converted Keras weights of a registry entry are cached. The name carries the
+    source's digest, so a changed upstream file never reuses a stale conversion."""
+    tag = (entry.files[0].sha256 or entry.files[0].sha256_prefix or "unhashed")[:8]
+    return os.path.join(keras_home(), "keras_video", "converted",
+                        f"{entry.model}_{entry.name}_{tag}.weights.h5")

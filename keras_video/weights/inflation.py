@@ -1,0 +1,245 @@
+"""Inflation: 3D networks initialised from 2D ImageNet networks (Carreira & Zisserman 2017;
+Xie et al. 2018).
+
+- A full `t x k x k` kernel takes the 2D `k x k` kernel repeated over time and divided by `t`
+  (`method="replicate"`, I3D's "boring video" rule) or at the centre tap only (`"centre"`).
+- A separable unit (S3D's `1 x k x k` then `t x 1 x 1`) takes the 2D kernel spatially and the
+  identity in time, with an identity BatchNorm, so it computes the 2D unit exactly.
+- BatchNorm statistics are copied (a 2D conv bias is folded into the mean, a different epsilon
+  into the variance). S3D-G's gates are set to pass features through (`identity_gates`).
+- The 2D network's input convention (channel order, mean, std) is folded into the first conv
+  when the 3D model normalises its input differently; exact except on the image border, where
+  the zero padding differs.
+Either way, a video of one repeated frame gives the 2D network's features for that frame away
+from the clip's first and last frames (zero temporal padding). The report lists every 3D weight
+with no 2D counterpart (e.g. the depthwise middles of CSNs from a ResNet-50).
+
+Sources: `keras_video.zoo.inception_v1.InceptionV1` (TF-slim) into the Inception family (I3D,
+S3D, S3D-G and their variants); `keras.applications` ResNet50/101/152 into the CSNs of the same
+depth (their 1x1x1 convs, stem and shortcuts; the depthwise middles stay as initialised).
+"""
+import dataclasses
+import re
+
+import keras
+import numpy as np
+
+from keras_video.layers import InceptionBlock3D, ResidualBlock3D, SelfGating, SepConv3D, Unit3D
+
+METHODS = ("replicate", "centre")
+# Input conventions of the 2D sources in [0, 255] units: channel order, mean, std.
+SLIM_INPUT = ("rgb", (127.5,) * 3, (127.5,) * 3)
+CAFFE_INPUT = ("bgr", (103.939, 116.779, 123.68), (1.0,) * 3)  # keras.applications ResNet
+
+
+@dataclasses.dataclass
+class InflationReport:
+    inflated: list        # 3D layer paths that took 2D weights
+    not_inflated: list    # 3D weight paths left as they were initialised
+
+    def __str__(self):
+        return (f"{len(self.inflated)} layers inflated; {len(self.not_inflated)} weights left "
+                f"as initialised" + (f": {', '.join(self.not_inflated[:8])}"
+                                     f"{' ...' if len(self.not_inflated) > 8 else ''}"
+                                     if self.not_inflated else ""))
+
+
+def _inception_pairs(model_3d):
+    """`{2D layer name: 3D unit}` for the Inception family."""
+    pairs = {}
+    for layer in model_3d.layers:
+        if isinstance(layer, (Unit3D, SepConv3D)):
+            pairs[layer.name.replace("Conv3d", "Conv2d")] = layer
+        elif isinstance(layer, InceptionBlock3D):
+            for branch in layer.branches:
+                for sub in branch:
+                    if isinstance(sub, (Unit3D, SepConv3D)):
+                        name = f"{layer.name}_{sub.name.replace('Conv3d', 'Conv2d')}"
+                        if name == "Mixed_5b_Branch_2_Conv2d_0b_3x3":  # slim's one odd name
+                            name = "Mixed_5b_Branch_2_Conv2d_0a_3x3"
+                        pairs[name] = sub
+        elif layer.name == "Logits_Conv3d_0c_1x1":
+            pairs["Logits_Conv2d_0c_1x1"] = layer
+    return pairs
+
+
+def _resnet_pairs(model_3d):
+    """`{2D layer name: 3D unit}` for keras.applications ResNets into bottleneck ResNet3Ds."""
+    pairs = {}
+    for layer in model_3d.layers:
+        if layer.name == "stem":
+            pairs["conv1_conv"] = layer
+        match = re.fullmatch(r"res(\d)_block(\d+)", layer.name)
+        if match and isinstance(layer, ResidualBlock3D):
+            prefix = f"conv{match[1]}_block{int(match[2]) + 1}"
+            units = {u.name: u for u in layer.main + [layer.shortcut] if u is not None}
+            for ours, theirs in (("conv1", "_1"), ("conv2", "_2"), ("conv3", "_3"),
+                                 ("shortcut", "_0")):
+                if ours in units:
+                    pairs[prefix + theirs + "_conv"] = units[ours]
+    return pairs
+
+
+def _conv_and_bn(model_2d, conv_name):
+    """A 2D conv layer and the BatchNorm after it (`X_conv` / `X_bn` as keras.applications,
+    `X` / `X_bn` as InceptionV1); None where the 2D model has no such conv."""
+    names = {layer.name for layer in model_2d.layers}
+    if conv_name not in names:
+        return None, None
+    base = conv_name[: -len("_conv")] if conv_name.endswith("_conv") else conv_name
+    return model_2d.get_layer(conv_name), \
+        model_2d.get_layer(base + "_bn") if base + "_bn" in names else None
+
+
+def _inflate_kernel(kernel_2d, shape_3d, method):
+    kt = shape_3d[0]
+    if method == "replicate":
+        return np.repeat(kernel_2d[None], kt, axis=0) / kt
+    out = np.zeros(shape_3d, kernel_2d.dtype)
+    out[kt // 2] = kernel_2d
+    return out
+
+
+def _copy_bn(bn_3d, bn_2d, bias):
+    """BatchNorm statistics from 2D to 3D, with a preceding conv's bias folded into the mean
+    and the difference of epsilons into the variance."""
+    mean = keras.ops.convert_to_numpy(bn_2d.moving_mean) - bias
+    var = keras.ops.convert_to_numpy(bn_2d.moving_variance) + bn_2d.epsilon - bn_3d.epsilon
+    bn_3d.moving_mean.assign(mean)
+    bn_3d.moving_variance.assign(np.maximum(var, 0.0))
+    bn_3d.beta.assign(bn_2d.beta)
+    if bn_3d.scale:
+        bn_3d.gamma.assign(bn_2d.gamma if bn_2d.scale else np.ones(bn_3d.gamma.shape))
+    elif bn_2d.scale:
+        raise ValueError(f"{bn_3d.path}: the 2D BatchNorm has a scale and this one none")
+
+
+def _identity_unit(unit):
+    """A `t x 1 x 1` unit that passes its input through: centre-tap identity kernel and a
+    BatchNorm that computes y = x."""
+    kernel = np.zeros(unit.conv.kernel.shape, "float32")
+    channels = kernel.shape[-1]
+    kernel[kernel.shape[0] // 2, 0, 0] = np.eye(channels)
+    unit.conv.kernel.assign(kernel)
+    bn = unit.bn
+    bn.moving_mean.assign(np.zeros(channels))
+    bn.moving_variance.assign(np.full(channels, 1.0 - bn.epsilon))
+    bn.beta.assign(np.zeros(channels))
+    if bn.scale:
+        bn.gamma.assign(np.ones(channels))
+
+
+def _unit_weights(unit, conv, bn, method, done):
+    """Inflates one 2D conv (+ BN) into a 3D unit; returns False where the shapes do not map."""
+    target = unit.spatial if isinstance(unit, SepConv3D) else unit
+    kernel_3d = target.conv.kernel if isinstance(target, Unit3D) else target.kernel
+    kernel_2d = keras.ops.convert_to_numpy(conv.kernel)
+    if (isinstance(target, Unit3D) and target.depthwise) or \
+            tuple(kernel_3d.shape[1:]) != kernel_2d.shape:
+        return False
+    kernel_3d.assign(_inflate_kernel(kernel_2d, tuple(kernel_3d.shape), method))
+    bias = keras.ops.convert_to_numpy(conv.bias) if conv.use_bias else 0.0
+    if isinstance(target, Unit3D):
+        if bn is None:
+            raise ValueError(f"{conv.name} has no BatchNorm, but {target.name} has one")
+        _copy_bn(target.bn, bn, bias)
+    else:  # the classifier conv
+        target.bias.assign(bias)
+    done.update(v.path for v in target.weights)
+    if isinstance(unit, SepConv3D):
+        _identity_unit(unit.temporal)
+        done.update(v.path for v in unit.temporal.weights)
+    return True
+
+
+def _fold_input(unit, source_input, model_3d):
+    """Folds the 2D network's input convention into the first unit's kernel and BN mean, so the
+    3D model's own preprocessing feeds it."""
+    try:
+        rescaling = model_3d.get_layer("preprocessing")
+    except ValueError:
+        return
+    scale = np.broadcast_to(np.asarray(rescaling.scale, "float64"), (3,))
+    offset = np.broadcast_to(np.asarray(rescaling.offset, "float64"), (3,))
+    std_t, mean_t = 1.0 / scale, -offset / scale   # x = std_t * n + mean_t (RGB, 0-255)
+    order, mean_s, std_s = source_input
+    perm = [2, 1, 0] if order == "bgr" else [0, 1, 2]   # source channel c -> RGB channel
+    mean_s = np.asarray(mean_s)[perm]
+    std_s = np.asarray(std_s)[perm]
+    target = unit.spatial if isinstance(unit, SepConv3D) else unit
+    kernel = keras.ops.convert_to_numpy(target.conv.kernel).astype("float64")
+    if order == "bgr":
+        kernel = kernel[..., ::-1, :]
+    constant = np.einsum("thwco,c->o", kernel, (mean_t - mean_s) / std_s)
+    target.conv.kernel.assign((kernel * (std_t / std_s)[:, None]).astype("float32"))
+    bn = target.bn
+    bn.moving_mean.assign(keras.ops.convert_to_numpy(bn.moving_mean) - constant)
+
+
+def inflate(model_3d, source_2d, method="replicate", source_input=None):
+    """Initialises `model_3d` from the 2D network `source_2d`; returns an `InflationReport`.
+
+    `source_2d`: `keras_video.zoo.inception_v1.InceptionV1` (into the Inception family) or a
+    `keras.applications` ResNet50/101/152 (into bottleneck ResNet3Ds such as the CSNs).
+    `source_input`: the 2D network's input convention (`SLIM_INPUT`, `CAFFE_INPUT`); by default
+    the one of the source's family.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    is_resnet = any(layer.name == "conv1_conv" for layer in source_2d.layers)
+    pairs = _resnet_pairs(model_3d) if is_resnet else _inception_pairs(model_3d)
+    if not pairs:
+        raise ValueError(f"{model_3d.name} has no layer that {source_2d.name} maps to")
+    source_input = source_input or (CAFFE_INPUT if is_resnet else SLIM_INPUT)
+    done, inflated = set(), []
+    first = None
+    for name, unit in pairs.items():
+        conv, bn = _conv_and_bn(source_2d, name)
+        if conv is not None and _unit_weights(unit, conv, bn, method, done):
+            inflated.append(unit.name)
+            if first is None:
+                first = unit
+    if first is not None:
+        _fold_input(first, source_input, model_3d)
+    gates = [layer for layer in model_3d.layers if isinstance(layer, SelfGating)] + [
+        sub for layer in model_3d.layers if isinstance(layer, InceptionBlock3D)
+        for branch in layer.branches for sub in branch if isinstance(sub, SelfGating)]
+    if gates:
+        from keras_video.weights.converters import identity_gates
+        identity_gates(model_3d)
+        done.update(v.path for gate in gates for v in gate.weights)
+    not_inflated = [v.path for v in model_3d.weights
+                    if v.path not in done and "seed_generator" not in v.path]
+    return InflationReport(inflated, not_inflated)
+
+
+def imagenet_source(model_name, progress=print):
+    """The 2D ImageNet network that `weights="imagenet"` inflates `model_name` from: TF-slim's
+    Inception-v1 (downloaded once, or from the mirror) or a keras.applications ResNet."""
+    import os
+    import tarfile
+
+    from keras_video.weights import fetching, registry, slim_inception
+    from keras_video.zoo.inception_v1 import InceptionV1
+    if model_name in registry.RESNET_FOR_CSN:
+        builder = getattr(keras.applications, registry.RESNET_FOR_CSN[model_name])
+        return builder(weights="imagenet", include_top=False)
+    if model_name not in registry.INCEPTION_FAMILY:
+        raise ValueError(f"weights='imagenet' inflates {registry.INCEPTION_FAMILY} from "
+                         f"Inception-v1 and {tuple(registry.RESNET_FOR_CSN)} from ResNets; "
+                         f"{model_name!r} has no 2D counterpart")
+    archive = fetching.fetch(registry.SLIM_INCEPTION_V1)
+    folder = os.path.join(fetching.keras_home(), "keras_video", "inception_v1_2016_08_28")
+    checkpoint = os.path.join(folder, "inception_v1.ckpt")
+    def extracted():  # the 2016 archive holds a V1 checkpoint (one file); V2 has an .index
+        return os.path.exists(checkpoint) or os.path.exists(checkpoint + ".index")
+    if not extracted():
+        if progress:
+            progress(f"Extracting {archive}")
+        with tarfile.open(archive) as tar:
+            tar.extractall(folder, filter="data")
+        if not extracted():
+            raise ValueError(f"{archive} holds no inception_v1.ckpt")
+    return slim_inception.load_checkpoint(InceptionV1(include_top=False, input_shape=(None, None,
+                                                                                    3)),
+                                          checkpoint)
