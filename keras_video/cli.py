@@ -9,6 +9,7 @@
     keras-video export MODEL|PATH --format savedmodel|tflite|onnx [--quantize fp16|int8]
                        [--frames T --size S] [--labels FILE] --out PATH [--json]
     keras-video predict VIDEO... --model MODEL|PATH [--top 5] [--window T --stride S] [--json]
+    keras-video convert CHECKPOINT --model MODEL --to PATH.weights.h5 [--classes N] [--json]
 
 `--json` prints one JSON object on stdout and nothing else there; progress goes to stderr.
 """
@@ -37,6 +38,7 @@ flags.DEFINE_integer("clips", None, "Clips per video (evaluate; default: the rec
                      "data.eval_clips).", lower_bound=1)
 flags.DEFINE_integer("crops", None, "Crops per clip, 1 or 3 (evaluate; default: the recipe's "
                      "data.eval_crops).", lower_bound=1)
+flags.DEFINE_string("to", None, "Output .weights.h5 path (convert).")
 flags.DEFINE_string("out", None, "Folder for the report (evaluate; default: the run folder); "
                     "the file or folder to write (export).")
 flags.DEFINE_enum("format", None, ["savedmodel", "tflite", "onnx"], "Export format (export).")
@@ -62,7 +64,7 @@ flags.DEFINE_integer("frame_stride", 1, "Frames between the frames of a window (
 flags.DEFINE_string("workdir", None, "Folder for the demo's videos, runs and figures "
                     "(default: a new temporary folder).")
 
-COMMANDS = ("demo", "train", "evaluate", "info", "benchmark", "export", "predict")
+COMMANDS = ("demo", "train", "evaluate", "info", "benchmark", "export", "predict", "convert")
 OVERRIDES = []  # recipe overrides taken out of argv before absl parses it
 
 
@@ -146,6 +148,8 @@ def main(argv):
         return _train_or_evaluate(command, names)
     if command in ("export", "predict"):
         return _export_or_predict(command, names)
+    if command == "convert":
+        return _convert(names)
     if OVERRIDES:
         raise app.UsageError(f"unknown flag(s) {OVERRIDES}")
     from keras_video import zoo
@@ -292,6 +296,32 @@ def _export_or_predict(command, names):
                 for w in video["timeline"]:
                     print(f"  {w['start_sec']:8.2f}-{w['end_sec']:<8.2f} {w['top'][0]['class']} "
                           f"{w['top'][0]['score']:.3f}")
+
+
+def convert(source, model_name, to, classes=None):
+    """Converts an upstream checkpoint into `model_name`'s Keras weights at `to`."""
+    from keras_video import weights
+    if not to.endswith(".weights.h5"):
+        raise ValueError(f"--to must end in .weights.h5 (Keras's weights format), got {to!r}")
+    kwargs = {} if classes is None else {"classes": classes}
+    model = weights.convert(source, model_name, **kwargs)
+    os.makedirs(os.path.dirname(os.path.abspath(to)), exist_ok=True)
+    model.save_weights(to)
+    return {"model": model_name, "source": source, "weights": to,
+            "params": model.count_params()}
+
+
+def _convert(names):
+    if len(names) != 1 or not FLAGS.model or not FLAGS.to:
+        raise app.UsageError("usage: keras-video convert SOURCE --model NAME --to "
+                             "PATH.weights.h5 [--classes N]")
+    try:
+        row = convert(names[0], FLAGS.model, FLAGS.to, FLAGS.classes)
+    except (ValueError, FileNotFoundError) as error:
+        raise app.UsageError(str(error))
+    print(json.dumps(row) if FLAGS.json else
+          f"Wrote {row['weights']}: {FLAGS.model} from {names[0]}; load it with "
+          f"keras_video.zoo.get({FLAGS.model!r}, weights={row['weights']!r})")
 
 
 def _take_overrides(argv):
