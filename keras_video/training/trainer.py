@@ -12,6 +12,7 @@ import tensorflow as tf
 import yaml
 
 from keras_video import data, zoo
+from keras_video import weights as weights_lib
 from keras_video.export import signatures
 from keras_video.training import multi_worker
 from keras_video.training.callbacks import AtomicCheckpoint
@@ -81,8 +82,11 @@ def validation_dataset(config, source, batch_size, shard_index=0, num_shards=1):
 def build_model(config, num_classes):
     m = config["model"]
     frames, size = config["data"]["num_frames"], config["data"]["crop_size"]
-    model = zoo.get(m["name"], weights=m["weights"], classes=num_classes,
+    named = m["weights"] in weights_lib.available(m["name"]) and m["weights"] != "imagenet"
+    model = zoo.get(m["name"], weights=None if named else m["weights"], classes=num_classes,
                     input_shape=(frames, size, size, 3), **m["kwargs"])
+    if named:  # pretrained backbone, new head for this dataset's classes
+        weights_lib.load_weights(model, m["weights"], m["name"], skip_head=True)
     if config["freeze_bn"]:
         freeze_batch_norm(model)
     return model
