@@ -131,3 +131,73 @@ def test_s3d_kinetics400_gives_the_published_top5():
                                         "motorcycling"]
     np.testing.assert_allclose(probabilities[top5], [0.9937429, 0.0041600233, 0.0010456557,
                                                      0.00088055385, 0.00014455811], atol=1e-3)
+
+
+def _vmz_state_dict(rng, mmaction=False):
+    """A state dict with VMZ's (torchvision VideoResNet) or MMAction2's key names for an ip-CSN:
+    `conv2.0.0` pointwise, `conv2.0.1` its BN, `conv2.0.2` depthwise, `conv2.1` BN (VMZ);
+    `backbone.layerN.i.conv2.{0,1}.{conv,bn}` and `cls_head.fc_cls` (MMAction2)."""
+    def conv(prefix, out, inp, k, groups=1):
+        state[prefix + ("conv.weight" if mmaction else "weight")] = rng.normal(
+            size=(out, inp // groups) + k).astype("float32")
+
+    def bn(prefix, c):
+        p = prefix + ("bn." if mmaction else "")
+        for n in ("weight", "bias", "running_mean"):
+            state[p + n] = rng.normal(size=c).astype("float32")
+        state[p + "running_var"] = rng.uniform(0.5, 1.5, c).astype("float32")
+        state[p + "num_batches_tracked"] = np.array(3)
+
+    state, b = {}, "backbone." if mmaction else ""
+    stem = f"{b}conv1." if mmaction else "stem."
+    conv(stem if mmaction else "stem.0.", 4, 3, (3, 7, 7))
+    bn(stem if mmaction else "stem.1.", 4)
+    inp = 4
+    for stage, depth in enumerate((2, 2, 2, 2)):
+        planes = max(int(64 * 2 ** stage * 0.0625), 4)
+        for i in range(depth):
+            p = f"{b}layer{stage + 1}.{i}."
+            c1, c3, ds = ((p + "conv1.", p + "conv3.", p + "downsample.") if mmaction else
+                          (p + "conv1.0.", p + "conv3.0.", p + "downsample.0."))
+            conv(c1, planes, inp, (1, 1, 1))
+            bn(c1 if mmaction else p + "conv1.1.", planes)
+            if mmaction:
+                conv(p + "conv2.0.", planes, planes, (1, 1, 1))
+                bn(p + "conv2.0.", planes)
+                conv(p + "conv2.1.", planes, planes, (3, 3, 3), groups=planes)
+                bn(p + "conv2.1.", planes)
+            else:
+                conv(p + "conv2.0.0.", planes, planes, (1, 1, 1))
+                bn(p + "conv2.0.1.", planes)
+                conv(p + "conv2.0.2.", planes, planes, (3, 3, 3), groups=planes)
+                bn(p + "conv2.1.", planes)
+            conv(c3, planes * 4, planes, (1, 1, 1))
+            bn(c3 if mmaction else p + "conv3.1.", planes * 4)
+            if i == 0:
+                conv(ds, planes * 4, inp, (1, 1, 1))
+                bn(ds if mmaction else p + "downsample.1.", planes * 4)
+            inp = planes * 4
+    head = "cls_head.fc_cls." if mmaction else "fc."
+    state[head + "weight"] = rng.normal(size=(400, inp)).astype("float32")
+    state[head + "bias"] = rng.normal(size=400).astype("float32")
+    return state
+
+
+@pytest.mark.parametrize("mmaction", [False, True])
+def test_vmz_and_mmaction_csn_names_land_in_the_right_weights(mmaction, rng):
+    model = zoo.get("ip_csn_26", width_multiplier=0.0625, min_width=4)
+    state = _vmz_state_dict(rng, mmaction)
+    pytorch_models.load_state_dict(model, state)
+    block = model.get_layer("res3_block0")
+    units = {u.name: u for u in block.main + [block.shortcut]}
+    p = "backbone.layer2.0." if mmaction else "layer2.0."
+    depthwise = state[p + ("conv2.1.conv.weight" if mmaction else "conv2.0.2.weight")]
+    np.testing.assert_array_equal(units["conv2_depthwise"].conv.kernel.numpy(),
+                                  depthwise.transpose(2, 3, 4, 0, 1))
+    var = state[p + ("conv2.0.bn.running_var" if mmaction else "conv2.0.1.running_var")]
+    np.testing.assert_array_equal(units["conv2_pointwise"].bn.moving_variance.numpy(), var)
+    shortcut = state[p + ("downsample.conv.weight" if mmaction else "downsample.0.weight")]
+    np.testing.assert_array_equal(units["shortcut"].conv.kernel.numpy(),
+                                  shortcut.transpose(2, 3, 4, 1, 0))
+    head = state["cls_head.fc_cls.weight" if mmaction else "fc.weight"]
+    np.testing.assert_array_equal(model.get_layer("logits").kernel.numpy(), head.T)
