@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from keras_video import weights, zoo
+from keras_video.training import trainer
 from keras_video.weights import deepmind_i3d, fetching, registry
 
 from conftest import TINY
@@ -32,45 +33,67 @@ def _sha256(path):
 
 
 @pytest.fixture
-def tiny_i3d_entry(tmp_path, rng, monkeypatch):
-    """A registry entry for a tiny I3D whose upstream files are local (file:// URLs)."""
+def tiny_i3d_entry(request, tmp_path, rng, monkeypatch):
+    """A tiny-width copy of a registered I3D entry whose upstream files are local (file://
+    URLs), in DeepMind's format with its class count."""
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     monkeypatch.delenv(fetching.MIRROR_ENV, raising=False)
     upstream = tmp_path / "upstream"
     upstream.mkdir()
-    tensors = _write_i3d_checkpoint(upstream / "model.ckpt", zoo.I3D(**TINY), rng)
+    registered = registry.get("i3d", getattr(request, "param", "kinetics400"))
+    tensors = _write_i3d_checkpoint(upstream / "model.ckpt",
+                                    zoo.I3D(classes=registered.classes, **TINY), rng)
     files = tuple(registry.SourceFile(f"file://{upstream}/model.ckpt.{suffix}",
                                       f"tiny_i3d.ckpt.{suffix}",
                                       sha256=_sha256(upstream / f"model.ckpt.{suffix}"))
                   for suffix in ("data-00000-of-00001", "index"))
-    entry = dataclasses.replace(registry.get("i3d", "kinetics400"), name="tiny_test", files=files,
-                                model_kwargs=TINY)
+    entry = dataclasses.replace(registered, name="tiny_test", files=files,
+                                model_kwargs={**registered.model_kwargs, **TINY})
     monkeypatch.setitem(registry.REGISTRY["i3d"], "tiny_test", entry)
     return entry, tensors, upstream
 
 
-def _assert_holds(model, tensors):
+def _assert_holds(model, tensors, head=True):
     for name, variable in deepmind_i3d.variable_map(model).items():
+        if name.startswith("Logits") and not head:
+            continue
         np.testing.assert_array_equal(variable.numpy(), tensors[name].reshape(variable.shape))
 
 
+@pytest.mark.parametrize("tiny_i3d_entry", ["kinetics400", "kinetics600"], indirect=True)
 def test_download_convert_cache_and_backbone(tiny_i3d_entry):
     entry, tensors, upstream = tiny_i3d_entry
-    _assert_holds(zoo.I3D(weights="tiny_test", **TINY), tensors)
-    cached = fetching.converted_path(entry)
-    assert cached.endswith(".weights.h5")
-    downloads = pathlib.Path(cached).parent.parent / "downloads"
+    classes = entry.classes
+    _assert_holds(zoo.I3D(weights="tiny_test", classes=classes, **TINY), tensors)
+    cached = pathlib.Path(fetching.converted_path(entry))
+    assert cached.suffix == ".npz" and cached.exists()
+    downloads = cached.parent.parent / "downloads"
     for f in list(upstream.iterdir()) + list(downloads.iterdir()):
         f.unlink()  # the cache alone serves later loads
-    _assert_holds(zoo.I3D(weights="tiny_test", **TINY), tensors)
+    _assert_holds(zoo.I3D(weights="tiny_test", classes=classes, **TINY), tensors)
     backbone = zoo.I3D(weights="tiny_test", include_top=False, pooling="avg",
                        input_shape=(8, 32, 32, 3), **TINY)
-    assert backbone.get_layer("Mixed_5c").weights[0].numpy().tolist() == \
-        zoo.I3D(weights="tiny_test", **TINY).get_layer("Mixed_5c").weights[0].numpy().tolist()
+    assert "Logits_Conv3d_0c_1x1" not in {layer.name for layer in backbone.layers}
+    _assert_holds(backbone, tensors)
+
+
+def test_tensorflow_checks_the_unhashed_data_file_against_the_index(tiny_i3d_entry):
+    """DeepMind's .data files have no published digest: a corrupted one must still fail,
+    through the CRC32C of each tensor in the (pinned) .index."""
+    entry, _, upstream = tiny_i3d_entry
+    unhashed = (dataclasses.replace(entry.files[0], sha256=None),) + entry.files[1:]
+    registry.REGISTRY["i3d"]["tiny_test"] = dataclasses.replace(entry, files=unhashed)
+    data = upstream / "model.ckpt.data-00000-of-00001"
+    corrupted = bytearray(data.read_bytes())
+    corrupted[len(corrupted) // 2] ^= 0xFF
+    data.write_bytes(bytes(corrupted))
+    with pytest.raises(tf.errors.OpError, match="Checksum does not match"):
+        zoo.I3D(weights="tiny_test", classes=entry.classes, **TINY)
 
 
 def test_mirror_directory_replaces_the_network(tiny_i3d_entry, tmp_path, monkeypatch):
     entry, tensors, upstream = tiny_i3d_entry
+    classes = entry.classes
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     offline = tuple(dataclasses.replace(f, url="https://unreachable.invalid/" + f.filename)
@@ -79,10 +102,10 @@ def test_mirror_directory_replaces_the_network(tiny_i3d_entry, tmp_path, monkeyp
                         dataclasses.replace(entry, files=offline))
     monkeypatch.setenv(fetching.MIRROR_ENV, str(mirror))
     with pytest.raises(FileNotFoundError, match="tiny_i3d.ckpt.data.*unreachable.invalid"):
-        zoo.I3D(weights="tiny_test", **TINY)
+        zoo.I3D(weights="tiny_test", classes=classes, **TINY)
     for f in entry.files:
         (mirror / f.filename).write_bytes((upstream / f.url.rsplit("/", 1)[1]).read_bytes())
-    _assert_holds(zoo.I3D(weights="tiny_test", **TINY), tensors)
+    _assert_holds(zoo.I3D(weights="tiny_test", classes=classes, **TINY), tensors)
 
 
 def test_hash_mismatch_names_the_file_and_both_hashes(tiny_i3d_entry, tmp_path, monkeypatch):
@@ -93,7 +116,7 @@ def test_hash_mismatch_names_the_file_and_both_hashes(tiny_i3d_entry, tmp_path, 
                                                                                 files=bad))
     actual = _sha256(upstream / "model.ckpt.data-00000-of-00001")
     with pytest.raises(ValueError, match=f"tiny_i3d.ckpt.data.*expected {wrong}.*got {actual}"):
-        zoo.I3D(weights="tiny_test", **TINY)
+        zoo.I3D(weights="tiny_test", classes=entry.classes, **TINY)
     # A prefix (torchvision's file-name convention) is checked the same way, here on a mirror.
     mirror = tmp_path / "mirror"
     mirror.mkdir()
@@ -129,8 +152,7 @@ def test_every_entry_is_complete_and_matches_its_builder():
             if f.sha256 and f.sha256_prefix:
                 assert f.sha256.startswith(f.sha256_prefix)
         assert entry.metrics_level in ("clip", "video") and entry.source and entry.license
-        model = zoo.get(entry.model, input_shape=(8, 32, 32, 3), **TINY, **{
-            k: v for k, v in entry.model_kwargs.items() if k != "classes"})
+        model = zoo.get(entry.model, input_shape=(8, 32, 32, 3), **TINY, **entry.model_kwargs)
         rescaling = model.get_layer("preprocessing")
         mean, std = entry.mean_std
         np.testing.assert_allclose(rescaling.scale, [1 / (255 * s) for s in std], rtol=1e-6)
@@ -158,3 +180,16 @@ def test_available_lists_registered_and_inflatable_names():
     assert weights.available("i3d") == ["imagenet", "kinetics400", "kinetics600"]
     assert weights.available("ir_csn_50") == ["imagenet"]
     assert weights.available("r3d_18") == ["kinetics400"]
+
+
+def test_trainer_keeps_the_head_only_for_the_same_classes(tiny_i3d_entry):
+    """A recipe naming registered weights fine-tunes from them: with the entry's classes the
+    classifier comes too, with other classes the trainer builds a new one."""
+    entry, tensors, _ = tiny_i3d_entry
+    config = {"model": {"name": "i3d", "weights": "tiny_test", "kwargs": TINY},
+              "data": {"num_frames": 8, "crop_size": 32}, "freeze_bn": False}
+    same = trainer.build_model(config, entry.classes)
+    _assert_holds(same, tensors)
+    other = trainer.build_model(config, 7)
+    assert other.get_layer("Logits_Conv3d_0c_1x1").kernel.shape[-1] == 7
+    _assert_holds(other, tensors, head=False)

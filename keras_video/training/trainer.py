@@ -82,11 +82,12 @@ def validation_dataset(config, source, batch_size, shard_index=0, num_shards=1):
 def build_model(config, num_classes):
     m = config["model"]
     frames, size = config["data"]["num_frames"], config["data"]["crop_size"]
-    named = m["weights"] in weights_lib.available(m["name"]) and m["weights"] != "imagenet"
-    model = zoo.get(m["name"], weights=None if named else m["weights"], classes=num_classes,
+    entry = weights_lib.REGISTRY.get(m["name"], {}).get(m["weights"])
+    model = zoo.get(m["name"], weights=None if entry else m["weights"], classes=num_classes,
                     input_shape=(frames, size, size, 3), **m["kwargs"])
-    if named:  # pretrained backbone, new head for this dataset's classes
-        weights_lib.load_weights(model, m["weights"], m["name"], skip_head=True)
+    if entry:  # registered weights; a new head where this dataset has other classes
+        weights_lib.load_weights(model, m["weights"], m["name"],
+                                 skip_head=num_classes != entry.classes)
     if config["freeze_bn"]:
         freeze_batch_norm(model)
     return model

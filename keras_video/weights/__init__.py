@@ -3,70 +3,68 @@
 `weights` is None (random initialisation), a path to a `.weights.h5` / `.keras` file, or a
 registered name such as "kinetics400" (`registry.ENTRIES`). A registered name is fetched once
 (`fetching`), converted once from its upstream format (`converters`) into a cached
-`.weights.h5`, and copied into the model variable by variable, so that `include_top=False`,
+`.npz` of `{variable path: array}`, and copied into the model variable by variable, so that `include_top=False`,
 another `input_shape` or `include_preprocessing=False` take the same weights.
 """
 import os
 import tempfile
+
+import numpy as np
 
 from keras_video.weights import converters, fetching, inflation, registry
 from keras_video.weights.inflation import inflate
 from keras_video.weights.registry import REGISTRY, available
 
 __all__ = ["REGISTRY", "available", "load_weights", "entry", "inflate", "convert",
-           "converted_model"]
+           "converted_weights"]
 
 convert = converters.convert
 entry = registry.get
 
 
-def converted_model(weights_entry, progress=print):
-    """The full model of a registry entry with its converted weights, converting (and caching)
-    them on first use."""
-    from keras_video import zoo  # zoo imports this package
-    model = zoo.get(weights_entry.model, classes=weights_entry.classes,
-                    **weights_entry.model_kwargs)
+def converted_weights(weights_entry, progress=print):
+    """`{variable path: array}` of a registry entry's converted weights, converting them (once:
+    the result is cached) from the upstream files on first use."""
     cached = fetching.converted_path(weights_entry)
-    if os.path.exists(cached):
-        model.load_weights(cached)
-        return model
-    paths = [fetching.fetch(source) for source in weights_entry.files]
-    if progress:
-        progress(f"Converting {weights_entry.model} {weights_entry.name} weights from "
-                 f"{os.path.basename(paths[0])} (once; cached in {cached})")
-    converters.CONVERTERS[weights_entry.converter](model, paths[0])
-    os.makedirs(os.path.dirname(cached), exist_ok=True)
-    # Written under a temporary name and renamed: an interrupted run leaves no partial cache.
-    fd, partial = tempfile.mkstemp(suffix=".weights.h5", dir=os.path.dirname(cached))
-    os.close(fd)
-    try:
-        model.save_weights(partial, overwrite=True)
-        os.replace(partial, cached)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
-    return model
+    if not os.path.exists(cached):
+        from keras_video import zoo  # zoo imports this package
+        paths = [fetching.fetch(source) for source in weights_entry.files]
+        if progress:
+            progress(f"Converting {weights_entry.model} {weights_entry.name} weights from "
+                     f"{os.path.basename(paths[0])} (once; cached in {cached})")
+        model = zoo.get(weights_entry.model, classes=weights_entry.classes,
+                        **weights_entry.model_kwargs)
+        converters.CONVERTERS[weights_entry.converter](model, paths[0])
+        os.makedirs(os.path.dirname(cached), exist_ok=True)
+        # Written under a temporary name and renamed: an interrupted run leaves no partial cache.
+        fd, partial = tempfile.mkstemp(suffix=".npz", dir=os.path.dirname(cached))
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **{v.path: v.numpy() for v in model.weights
+                               if "seed_generator" not in v.path})
+            os.replace(partial, cached)
+        finally:
+            if os.path.exists(partial):
+                os.remove(partial)
+    with np.load(cached) as arrays:
+        return dict(arrays)
 
 
 def _classes_of(model):
-    for name in ("Logits_Conv3d_0c_1x1", "logits"):
-        try:
-            return model.get_layer(name).kernel.shape[-1]
-        except ValueError:
-            continue
+    """The classes of the model's classifier; None without one."""
+    for layer in model.layers:
+        if layer.name in registry.CLASSIFIER_LAYERS and layer.weights:
+            return layer.kernel.shape[-1]
     return None
 
 
-HEAD_LAYERS = ("Logits_Conv3d_0c_1x1/", "logits/")
-
-
-def copy_weights(source, target, what, skip_head=False):
-    """Copies every weight of `target` from the weight of `source` with the same path (all but
-    the classifier with `skip_head`)."""
-    by_path = {v.path: v for v in source.weights}
+def copy_weights(by_path, target, what, skip_head=False):
+    """Sets every weight of `target` from `by_path` (`{variable path: array}`; all but the
+    classifier with `skip_head`). Paths do not depend on the model's name, input shape or
+    preprocessing, so a backbone takes a full model's weights."""
     for variable in target.weights:
-        if "seed_generator" in variable.path or (skip_head and
-                                                 variable.path.startswith(HEAD_LAYERS)):
+        head = variable.path.split("/")[0] in registry.CLASSIFIER_LAYERS
+        if "seed_generator" in variable.path or (skip_head and head):
             continue
         if variable.path not in by_path:
             raise ValueError(f"{what}: the model's weight {variable.path} has no counterpart; "
@@ -106,5 +104,5 @@ def load_weights(model, weights, model_name, skip_head=False):
             f"model was built with classes={classes}. To fine-tune on your classes, load the "
             f"backbone only: build it with include_top=False, pooling='avg' and add a Dense "
             f"({classes}) head, or keep classes={weights_entry.classes}.")
-    copy_weights(converted_model(weights_entry), model, f"{model_name} {path}", skip_head)
+    copy_weights(converted_weights(weights_entry), model, f"{model_name} {path}", skip_head)
     return model

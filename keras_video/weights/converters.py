@@ -46,6 +46,13 @@ def _feeds_gate(layers):
     return found
 
 
+def gate_layers(model):
+    """S3D-G's SelfGating layers: after Conv3d_2c_3x3 and at the end of Inception branches."""
+    return [layer for layer in model.layers if isinstance(layer, SelfGating)] + [
+        sub for layer in model.layers if isinstance(layer, InceptionBlock3D)
+        for branch in layer.branches for sub in branch if isinstance(sub, SelfGating)]
+
+
 def identity_gates(model):
     """Sets S3D-G's gates so that the network computes exactly the function of the same network
     without gates (S3D), whose weights the caller has loaded.
@@ -54,12 +61,10 @@ def identity_gates(model):
     BatchNorm that feeds it has its gamma and beta doubled: `0.5 * relu(2 * y) = relu(y)` holds
     bit for bit, since scaling by powers of two is exact in floating point.
     """
-    gates = [layer for layer in model.layers if isinstance(layer, SelfGating)]
+    gates = gate_layers(model)
     bns = _feeds_gate(list(model.layers))
     for layer in model.layers:
         if isinstance(layer, InceptionBlock3D):
-            gates += [sub for branch in layer.branches for sub in branch
-                      if isinstance(sub, SelfGating)]
             for branch in layer.branches:
                 bns += _feeds_gate(branch)
     if not gates:

@@ -1,8 +1,9 @@
 """Getting upstream weight files: download (hash-checked) or a local mirror, and the cache of
 converted Keras weights so that each conversion runs once per machine.
 
-`KERAS_VIDEO_WEIGHTS_MIRROR=/dir` makes every file come from `/dir/<filename>` (the names
-`keras-video weights --info` prints) instead of the network, for machines without internet.
+`KERAS_VIDEO_WEIGHTS_MIRROR=/dir` makes every file come from `/dir/<filename>` (the names in
+`keras_video.weights.entry(model, name).files`) instead of the network, for machines without
+internet.
 Downloads and converted weights live under `$KERAS_HOME` (default `~/.keras`), as Keras's own.
 """
 import hashlib
@@ -75,4 +76,4 @@ def converted_path(entry):
     source's digest, so a changed upstream file never reuses a stale conversion."""
     tag = (entry.files[0].sha256 or entry.files[0].sha256_prefix or "unhashed")[:8]
     return os.path.join(keras_home(), "keras_video", "converted",
-                        f"{entry.model}_{entry.name}_{tag}.weights.h5")
+                        f"{entry.model}_{entry.name}_{tag}.npz")

@@ -19,12 +19,15 @@ S3D, S3D-G and their variants); `keras.applications` ResNet50/101/152 into the C
 depth (their 1x1x1 convs, stem and shortcuts; the depthwise middles stay as initialised).
 """
 import dataclasses
+import os
 import re
+import tarfile
 
 import keras
 import numpy as np
 
-from keras_video.layers import InceptionBlock3D, ResidualBlock3D, SelfGating, SepConv3D, Unit3D
+from keras_video.layers import InceptionBlock3D, ResidualBlock3D, SepConv3D, Unit3D
+from keras_video.weights import converters, fetching, registry, slim_inception
 
 METHODS = ("replicate", "centre")
 # Input conventions of the 2D sources in [0, 255] units: channel order, mean, std.
@@ -34,7 +37,7 @@ CAFFE_INPUT = ("bgr", (103.939, 116.779, 123.68), (1.0,) * 3)  # keras.applicati
 
 @dataclasses.dataclass
 class InflationReport:
-    inflated: list        # 3D layer paths that took 2D weights
+    inflated: list        # names of the 3D units that took 2D weights
     not_inflated: list    # 3D weight paths left as they were initialised
 
     def __str__(self):
@@ -80,15 +83,11 @@ def _resnet_pairs(model_3d):
     return pairs
 
 
-def _conv_and_bn(model_2d, conv_name):
+def _conv_and_bn(layers_2d, conv_name):
     """A 2D conv layer and the BatchNorm after it (`X_conv` / `X_bn` as keras.applications,
     `X` / `X_bn` as InceptionV1); None where the 2D model has no such conv."""
-    names = {layer.name for layer in model_2d.layers}
-    if conv_name not in names:
-        return None, None
     base = conv_name[: -len("_conv")] if conv_name.endswith("_conv") else conv_name
-    return model_2d.get_layer(conv_name), \
-        model_2d.get_layer(base + "_bn") if base + "_bn" in names else None
+    return layers_2d.get(conv_name), layers_2d.get(base + "_bn")
 
 
 def _inflate_kernel(kernel_2d, shape_3d, method):
@@ -191,22 +190,20 @@ def inflate(model_3d, source_2d, method="replicate", source_input=None):
     if not pairs:
         raise ValueError(f"{model_3d.name} has no layer that {source_2d.name} maps to")
     source_input = source_input or (CAFFE_INPUT if is_resnet else SLIM_INPUT)
+    layers_2d = {layer.name: layer for layer in source_2d.layers}
     done, inflated = set(), []
     first = None
     for name, unit in pairs.items():
-        conv, bn = _conv_and_bn(source_2d, name)
+        conv, bn = _conv_and_bn(layers_2d, name)
         if conv is not None and _unit_weights(unit, conv, bn, method, done):
             inflated.append(unit.name)
             if first is None:
                 first = unit
     if first is not None:
         _fold_input(first, source_input, model_3d)
-    gates = [layer for layer in model_3d.layers if isinstance(layer, SelfGating)] + [
-        sub for layer in model_3d.layers if isinstance(layer, InceptionBlock3D)
-        for branch in layer.branches for sub in branch if isinstance(sub, SelfGating)]
+    gates = converters.gate_layers(model_3d)
     if gates:
-        from keras_video.weights.converters import identity_gates
-        identity_gates(model_3d)
+        converters.identity_gates(model_3d)
         done.update(v.path for gate in gates for v in gate.weights)
     not_inflated = [v.path for v in model_3d.weights
                     if v.path not in done and "seed_generator" not in v.path]
@@ -216,11 +213,7 @@ def inflate(model_3d, source_2d, method="replicate", source_input=None):
 def imagenet_source(model_name, progress=print):
     """The 2D ImageNet network that `weights="imagenet"` inflates `model_name` from: TF-slim's
     Inception-v1 (downloaded once, or from the mirror) or a keras.applications ResNet."""
-    import os
-    import tarfile
-
-    from keras_video.weights import fetching, registry, slim_inception
-    from keras_video.zoo.inception_v1 import InceptionV1
+    from keras_video.zoo.inception_v1 import InceptionV1  # zoo imports this package
     if model_name in registry.RESNET_FOR_CSN:
         builder = getattr(keras.applications, registry.RESNET_FOR_CSN[model_name])
         return builder(weights="imagenet", include_top=False)
@@ -231,8 +224,10 @@ def imagenet_source(model_name, progress=print):
     archive = fetching.fetch(registry.SLIM_INCEPTION_V1)
     folder = os.path.join(fetching.keras_home(), "keras_video", "inception_v1_2016_08_28")
     checkpoint = os.path.join(folder, "inception_v1.ckpt")
+
     def extracted():  # the 2016 archive holds a V1 checkpoint (one file); V2 has an .index
         return os.path.exists(checkpoint) or os.path.exists(checkpoint + ".index")
+
     if not extracted():
         if progress:
             progress(f"Extracting {archive}")
@@ -240,6 +235,5 @@ def imagenet_source(model_name, progress=print):
             tar.extractall(folder, filter="data")
         if not extracted():
             raise ValueError(f"{archive} holds no inception_v1.ckpt")
-    return slim_inception.load_checkpoint(InceptionV1(include_top=False, input_shape=(None, None,
-                                                                                    3)),
-                                          checkpoint)
+    image_model = InceptionV1(include_top=False, input_shape=(None, None, 3))
+    return slim_inception.load_checkpoint(image_model, checkpoint)

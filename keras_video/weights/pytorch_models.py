@@ -13,6 +13,7 @@ import re
 import numpy as np
 
 from keras_video.layers import InceptionBlock3D, ResidualBlock3D, SelfGating, SepConv3D, Unit3D
+from keras_video.weights.registry import CLASSIFIER_LAYERS
 
 _BN = ("weight", "bias", "running_mean", "running_var")
 
@@ -39,7 +40,7 @@ def _units(model, skip_gates=False):
                 visit(sub)
 
     for layer in model.layers:
-        if layer.name in ("Logits_Conv3d_0c_1x1", "logits") and layer.weights:
+        if layer.name in CLASSIFIER_LAYERS and layer.weights:
             head = layer
         elif isinstance(layer, SelfGating) and skip_gates:
             continue
