@@ -31,13 +31,10 @@ class _StorageType:
 
 
 def _rebuild_tensor(storage, offset, size, stride, *_):
-    """torch._utils._rebuild_tensor_v2: a strided view of a flat storage, copied out."""
-    if not size:
-        return np.array(storage[offset])
-    item = storage.itemsize
-    view = np.lib.stride_tricks.as_strided(storage[offset:], shape=tuple(size),
-                                           strides=tuple(s * item for s in stride))
-    return np.array(view)
+    """torch._utils._rebuild_tensor_v2: a strided view of a flat storage. A view, because a
+    legacy file's storages are filled only after its object pickle is read."""
+    return np.lib.stride_tricks.as_strided(storage[offset:], shape=tuple(size),
+                                           strides=tuple(s * storage.itemsize for s in stride))
 
 
 def _rebuild_parameter(data, *_):
@@ -102,61 +99,33 @@ def _read_legacy(path):
     with open(path, "rb") as f:
         def safe_load():  # every pickle in the file goes through the allow-list
             return _Unpickler(f, None, path).load()
+
         try:
             magic = safe_load()
         except UnsafeCheckpointError:
             raise
-        except Exception as e:
-            magic = e
+        except Exception:  # not a pickle at all
+            magic = None
         if magic != _LEGACY_MAGIC:
             raise ValueError(f"{path} is not a PyTorch checkpoint (neither a zip archive nor a "
                              "legacy torch.save file)")
         safe_load(), safe_load()  # protocol version, system info
-        wanted = {}
+        storages = {}
 
         def load_storage(key, dtype, numel):
-            wanted.setdefault(key, np.empty(numel, dtype))
-            return wanted[key]
+            return storages.setdefault(key, np.empty(numel, dtype))
 
-        # Tensors are rebuilt lazily: the storages follow the object pickle in the file.
-        pending = []
-
-        def rebuild(storage, offset, size, stride, *_):
-            pending.append((storage, offset, tuple(size), tuple(stride)))
-            return pending[-1]
-
-        unpickler = _Unpickler(f, load_storage, path)
-        unpickler.find_class = _legacy_find_class(unpickler.find_class, rebuild)
-        result = unpickler.load()
-        keys = safe_load()
-        for key in keys:
+        result = _Unpickler(f, load_storage, path).load()
+        for key in safe_load():  # then each storage: its element count and its bytes
+            storage = storages[str(key)]
             size = int.from_bytes(f.read(8), "little")
-            storage = wanted[str(key)]
             storage[:] = np.frombuffer(f.read(size * storage.itemsize), storage.dtype)
-    tensors = {id(p): _rebuild_tensor(*p) for p in pending}
-    return _replace(result, tensors)
-
-
-def _legacy_find_class(find_class, rebuild):
-    def find(module, name):
-        found = find_class(module, name)
-        return rebuild if found is _rebuild_tensor else found
-    return find
-
-
-def _replace(obj, tensors):
-    if isinstance(obj, tuple) and id(obj) in tensors:
-        return tensors[id(obj)]
-    if isinstance(obj, dict):
-        out = type(obj)((k, _replace(v, tensors)) for k, v in obj.items())
-        return out
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_replace(v, tensors) for v in obj)
-    return obj
+    return result
 
 
 def read_checkpoint(path):
-    """The object saved in a PyTorch file, with every tensor as a numpy array."""
+    """The object saved in a PyTorch file, with every tensor as a numpy array (a view of the
+    file's storage, read-only for zip files)."""
     path = str(path)
     if zipfile.is_zipfile(path):
         return _read_zip(path)
@@ -172,6 +141,5 @@ def read_state_dict(path):
             obj = obj[key]
     if not isinstance(obj, dict) or not all(isinstance(v, np.ndarray) for v in obj.values()):
         raise ValueError(f"{path} holds no state dict of tensors")
-    if obj and all(k.startswith("module.") for k in obj):
-        obj = {k[len("module."):]: v for k, v in obj.items()}
-    return dict(obj)
+    prefix = "module." if obj and all(k.startswith("module.") for k in obj) else ""
+    return {k[len(prefix):]: np.array(v) for k, v in obj.items()}
