@@ -87,6 +87,50 @@ def test_schedules_warm_up_then_decay():
                                [0.4, 0.4, 0.04, 0.04, 0.004], rtol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["sgd", "adamw"])
+def test_weight_decay_evaluates_the_schedule_once_per_step(name):
+    """Keras evaluates the schedule once per decayed variable (its ops traced as many times);
+    ours once per step, with the same updates as Keras' own optimizer."""
+    import tensorflow as tf
+
+    from keras_video.training import build_optimizer
+
+    class Counted(keras.optimizers.schedules.CosineDecay):
+        calls = 0
+
+        def __call__(self, step):
+            Counted.calls += 1
+            return super().__call__(step)
+
+    config = load_config({"model": {"name": "s3d"}, "data": {"train": {"root": "/x"}},
+                          "optimizer": {"name": name, "learning_rate": 0.1,
+                                        "weight_decay": 0.01}})
+    ours = build_optimizer(config, steps_per_epoch=10)
+    ours.learning_rate = Counted(0.1, 50)
+    theirs = type(ours).__mro__[2].from_config({**ours.get_config(),
+                                                "learning_rate": 0.1})
+    theirs.learning_rate = keras.optimizers.schedules.CosineDecay(0.1, 50)
+    assert type(theirs).__module__.startswith("keras.")
+    start = [np.full((3, 2), 1.0 + i, "float32") for i in range(6)]
+    grads = [tf.constant(np.full((3, 2), 0.5 * i, "float32")) for i in range(6)]
+    results = []
+    for optimizer in (ours, theirs):
+        variables = [keras.Variable(v) for v in start]
+        optimizer.build(variables)
+        step = tf.function(lambda: optimizer.apply(grads, variables))
+        Counted.calls = 0
+        for _ in range(3):
+            step()
+        results.append([v.numpy() for v in variables])
+        if optimizer is ours:  # traced once: one call for the update, one for the decay
+            assert Counted.calls == 2
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    fresh = build_optimizer(config, steps_per_epoch=10)
+    reloaded = keras.optimizers.deserialize(keras.optimizers.serialize(fresh))
+    assert type(reloaded) is type(fresh) and reloaded.weight_decay == 0.01
+
+
 # ---------------------------------------------------------------------------------- training
 def test_train_writes_checkpoints_and_logs(videos, tmp_path):
     config = recipe(videos, tmp_path, epochs=3, data={"validation": {"root": str(videos)}})
