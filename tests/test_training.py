@@ -152,6 +152,33 @@ def test_train_writes_checkpoints_and_logs(videos, tmp_path):
     assert best["val_accuracy"] == pytest.approx(max(history.history["val_accuracy"]))
 
 
+def test_checkpoint_keeps_the_last_and_the_best_epoch(tmp_path):
+    from keras_video.training import AtomicCheckpoint
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    last, best = tmp_path / "last.keras", tmp_path / "best.keras"
+
+    def epochs(values, first_epoch=0):
+        callback = AtomicCheckpoint(last, best, monitor="val_accuracy")
+        callback.set_model(model)
+        for epoch, value in enumerate(values, start=first_epoch):
+            model.layers[0].bias.assign([float(epoch)])  # the weights tell the epochs apart
+            callback.on_epoch_end(epoch, {"val_accuracy": value})
+
+    def saved_epoch(path):
+        return float(keras.models.load_model(path).layers[0].bias.numpy()[0])
+
+    epochs([0.5, 0.7, 0.6])
+    assert (saved_epoch(last), saved_epoch(best)) == (2, 1)
+    epochs([0.65, float("nan")], first_epoch=3)  # a resumed run: 0.65 is not better than 0.7
+    assert (saved_epoch(last), saved_epoch(best)) == (4, 1)
+    assert json.loads((tmp_path / "best.keras.json").read_text()) == {"val_accuracy": 0.7,
+                                                                       "epoch": 2}
+    assert sorted(os.listdir(tmp_path)) == ["best.keras", "best.keras.json", "last.keras"]
+    with pytest.raises(ValueError, match="go together"):
+        AtomicCheckpoint(last, best)
+
+
 @pytest.mark.parametrize("changes", [{"precision": "mixed_bfloat16"}, {"jit_compile": True},
                                      {"freeze_bn": True, "optimizer": {"name": "adamw"},
                                       "label_smoothing": 0.1, "data": {"mix": "mixup"}}],

@@ -171,8 +171,8 @@ def train(recipe=None, overrides=(), *, config=None, callbacks=()):
     saves = folder if chief else os.path.join(folder, f"worker{_task_id(strategy)}")
     os.makedirs(saves, exist_ok=True)
     all_callbacks += [
-        AtomicCheckpoint(os.path.join(saves, "last.keras")),
-        AtomicCheckpoint(os.path.join(saves, "best.keras"), monitor=monitor, mode="max"),
+        AtomicCheckpoint(os.path.join(saves, "last.keras"), os.path.join(saves, "best.keras"),
+                         monitor=monitor, mode="max"),
     ]
     if chief:
         all_callbacks += [
