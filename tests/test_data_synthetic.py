@@ -6,6 +6,7 @@ import av
 import numpy as np
 import pytest
 
+from keras_video.data.decoding import read_video
 from keras_video.data.synthetic import (MOTION_CLASSES, clip_rng, make_clip, make_clips,
                                         synthetic_dataset, write_synthetic_videos)
 
@@ -315,6 +316,12 @@ def test_write_synthetic_videos_tree_formats_and_round_trip(tmp_path):
         error = np.abs(decoded - original).mean()
         luma_error = np.abs(decoded.mean(axis=-1) - original.mean(axis=-1)).mean()
         assert error < 6 and luma_error < 3.5, (path, error, luma_error)
+    # Written by one thread, the files hold the same pictures as written by several.
+    serial = write_synthetic_videos(tmp_path / "serial", 3, num_frames=8, size=64, fps=8,
+                                    classes=classes, seed=4, progress=False, workers=1)
+    for path, other in zip(paths, serial):
+        assert os.path.basename(path) == os.path.basename(other)
+        np.testing.assert_array_equal(read_video(path).frames, read_video(other).frames)
 
 
 def test_write_synthetic_videos_with_one_format_and_a_progress_bar(tmp_path, capsys):
