@@ -2,7 +2,6 @@
 skipped during model.fit, multi-view evaluation."""
 import json
 import os
-import time
 
 import keras
 import numpy as np
@@ -93,35 +92,6 @@ def test_cache_decodes_each_video_once_and_reshuffles_every_epoch(tree, tmp_path
         assert opened == [] and key(frame_numbers(clips.numpy().round().astype(np.uint8))) == key(frames[0])
     with pytest.raises(TypeError, match="cache must be"):
         data.video_dataset_from_directory(tree, cache=True)
-
-
-def test_a_cached_repeated_dataset_trains_while_its_first_pass_decodes(tree, monkeypatch):
-    """The first batch needs its own videos only: the others decode while training starts."""
-    import threading
-
-    from keras_video.data import datasets
-
-    opened, first_batch_out = [], threading.Event()
-
-    class GatedReader(datasets.VideoReader):
-        def __init__(self, path, **kwargs):
-            opened.append(path)
-            if len(opened) > 3:  # held back until the first batch is out (30 s at most)
-                first_batch_out.wait(30)
-            super().__init__(path, **kwargs)
-
-    monkeypatch.setattr(datasets, "VideoReader", GatedReader)
-    dataset = data.video_dataset_from_directory(
-        tree, training=True, num_frames=4, crop_size=24, scale_jitter=None, batch_size=2,
-        seed=2, repeat=True, cache="memory", num_parallel_calls=1)  # videos opened in order
-    iterator = iter(dataset)
-    start = time.monotonic()
-    next(iterator)
-    waited = time.monotonic() - start
-    first_batch_out.set()
-    assert waited < 15, f"the first batch waited {waited:.0f} s for every video to decode"
-    labels = np.concatenate([next(iterator)[1].numpy() for _ in range(5)])  # the rest, then pass 2
-    assert len(opened) == 6 and sorted(labels[2:8].tolist()) == [0, 0, 0, 1, 1, 1]
 
 
 def test_evaluation_views_are_the_uniform_clips_and_crops(tree):

@@ -36,9 +36,8 @@ def decoded_clips(source, sampler, *, fps=None, short_side=None, shuffle=False, 
 
     `cache` ("memory" or a file path prefix for `tf.data.Dataset.cache`) decodes each video once
     and replays its clips in later epochs, reshuffled: the clip drawn from a video in the first
-    pass is the one it gives every epoch (spatial augmentation still varies). With `repeat`
-    the first pass streams as it decodes, so training starts at once. Worth it when decoding
-    is a large share of the step and the videos are about as long as the clips."""
+    pass is the one it gives every epoch (spatial augmentation still varies). Worth it when
+    decoding is a large share of the step and the videos are about as long as the clips."""
     error_log = DECODE_ERRORS if error_log is None else error_log
     paths = list(source.paths)
     if not paths:
@@ -80,8 +79,6 @@ def decoded_clips(source, sampler, *, fps=None, short_side=None, shuffle=False, 
                                                np.asarray(source.labels, np.int32)))
     if cache is None:
         rows = order(rows)
-    elif shuffle:  # the decoding pass in a random order of its own (it is not reshuffled)
-        rows = rows.shuffle(len(paths), seed=seed, reshuffle_each_iteration=False)
     # One random draw per element, different every epoch, reproducible for a given seed.
     draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
     dataset = tf.data.Dataset.zip(rows, draws).map(
@@ -90,13 +87,7 @@ def decoded_clips(source, sampler, *, fps=None, short_side=None, shuffle=False, 
     dataset = dataset.filter(lambda clips, label, index, ok: ok)
     dataset = dataset.map(lambda clips, label, index, ok: (clips, label, index))
     if cache is not None:
-        cached = dataset.cache("" if cache == "memory" else os.fspath(cache))
-        if repeat:
-            # The first pass streams while it decodes (a shuffle of the cache would wait for
-            # every video); the passes after it replay the cache reshuffled.
-            dataset = cached.concatenate(order(cached))
-        else:
-            dataset = order(cached)
+        dataset = order(dataset.cache("" if cache == "memory" else os.fspath(cache)))
     return dataset
 
 
