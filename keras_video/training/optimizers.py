@@ -87,7 +87,7 @@ def build_optimizer(config, steps_per_epoch):
     common = dict(learning_rate=schedule, global_clipnorm=o["clipnorm"])
     if o["name"] == "sgd":
         return SGD(momentum=o["momentum"], nesterov=o["nesterov"],
-                                    weight_decay=o["weight_decay"] or None, **common)
+                   weight_decay=o["weight_decay"] or None, **common)
     if o["name"] == "adamw":
         return AdamW(weight_decay=o["weight_decay"] or 0.0, **common)
     return keras.optimizers.Adam(**common)
