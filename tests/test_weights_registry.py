@@ -83,6 +83,9 @@ def test_tensorflow_checks_the_unhashed_data_file_against_the_index(tiny_i3d_ent
     entry, _, upstream = tiny_i3d_entry
     unhashed = (dataclasses.replace(entry.files[0], sha256=None),) + entry.files[1:]
     registry.REGISTRY["i3d"]["tiny_test"] = dataclasses.replace(entry, files=unhashed)
+    # The conversion cache is named after the pinned .index, not the unhashed .data.
+    tag = fetching.converted_path(registry.REGISTRY["i3d"]["tiny_test"]).rsplit("_", 1)[1]
+    assert tag == entry.files[1].sha256[:8] + ".npz"
     data = upstream / "model.ckpt.data-00000-of-00001"
     corrupted = bytearray(data.read_bytes())
     corrupted[len(corrupted) // 2] ^= 0xFF

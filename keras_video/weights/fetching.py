@@ -55,7 +55,7 @@ def fetch(source):
         return path
     cache_dir = os.path.join(keras_home(), "keras_video", "downloads")
     os.makedirs(cache_dir, exist_ok=True)  # else get_file falls back to /tmp/.keras
-    path = os.path.join(cache_dir, source.filename)
+    path = os.path.join(cache_dir, source.filename)  # where get_file puts it
     try:
         path = keras.utils.get_file(source.filename, source.url, file_hash=source.sha256,
                                     cache_dir=keras_home(),
@@ -67,13 +67,16 @@ def fetch(source):
     except Exception as error:
         raise OSError(f"could not download {source.url}: {error}. Without internet, put the "
                       f"file in a folder and set {MIRROR_ENV} to it.") from error
-    _check_hash(path, source, "download")
+    if not source.sha256:  # get_file checked a full digest; a file-name prefix is ours to check
+        _check_hash(path, source, "download")
     return path
 
 
 def converted_path(entry):
     """Where the converted Keras weights of a registry entry are cached. The name carries the
-    source's digest, so a changed upstream file never reuses a stale conversion."""
-    tag = (entry.files[0].sha256 or entry.files[0].sha256_prefix or "unhashed")[:8]
+    digest of its first hashed file (I3D's `.index`, not its unhashed `.data`), so a changed
+    upstream file never reuses a stale conversion; entries with no digest (VMZ) cannot tell."""
+    digests = [f.sha256 or f.sha256_prefix for f in entry.files if f.sha256 or f.sha256_prefix]
+    tag = (digests[0] if digests else "unhashed")[:8]
     return os.path.join(keras_home(), "keras_video", "converted",
                         f"{entry.model}_{entry.name}_{tag}.npz")
