@@ -148,10 +148,10 @@ def main(argv):
         return _train_or_evaluate(command, names)
     if command in ("export", "predict"):
         return _export_or_predict(command, names)
+    if OVERRIDES:  # train and evaluate take key=value overrides; no other command does
+        raise app.UsageError(f"unknown flag(s) {OVERRIDES}")
     if command == "convert":
         return _convert(names)
-    if OVERRIDES:
-        raise app.UsageError(f"unknown flag(s) {OVERRIDES}")
     from keras_video import zoo
     if FLAGS.all and command != "info":
         raise app.UsageError("--all applies to info only")

@@ -28,6 +28,8 @@ def test_info_table_and_errors():
     assert unknown.returncode != 0 and "Available models" in unknown.stderr
     missing = keras_video("benchmark")
     assert missing.returncode != 0 and "takes one MODEL" in missing.stderr
+    typo = keras_video("convert", "x.pth", "--model", "s3d", "--to", "x.weights.h5", "--clases=5")
+    assert typo.returncode != 0 and "unknown flag(s) ['clases=5']" in typo.stderr
 
 
 def test_benchmark_json():

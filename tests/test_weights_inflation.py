@@ -102,6 +102,7 @@ def test_identity_gates_make_s3dg_compute_s3d(rng):
 def _write_slim_archive(path, rng):
     """A TF-slim-format Inception-v1 checkpoint (full size, slim's names) in a .tar.gz."""
     model = InceptionV1(include_top=False, input_shape=(None, None, 3))
+    assert model.name == "inception_v1"  # not its last block's (a loop once reused `name`)
     tensors = {"InceptionV1/" + n: rng.normal(0, 0.05, v.shape).astype("float32")
                for n, v in slim_inception.variable_map(model).items()}
     folder = path.parent / "slim"

@@ -45,16 +45,16 @@ def InceptionV1(include_top=True, input_shape=(224, 224, 3), classes=1001, dropo
     x = keras.layers.Rescaling(1 / 127.5, -1, name="preprocessing")(inputs) \
         if include_preprocessing else inputs
     for block in LAYOUT:
-        name = block.replace("3d", "2d").replace("MaxPool2d", "MaxPool")
+        scope = block.replace("3d", "2d").replace("MaxPool2d", "MaxPool")
         if block == "Conv3d_1a_7x7":
-            x = _unit(x, 64, 7, name, strides=2, width=width)
+            x = _unit(x, 64, 7, scope, strides=2, width=width)
         elif block == "Conv3d_2b_1x1":
-            x = _unit(x, 64, 1, name, width=width)
+            x = _unit(x, 64, 1, scope, width=width)
         elif block == "Conv3d_2c_3x3":
-            x = _unit(x, 192, 3, name, width=width)
+            x = _unit(x, 192, 3, scope, width=width)
         elif block.startswith("MaxPool"):
             size = 2 if block.endswith("2x2") else 3
-            x = keras.layers.MaxPooling2D(size, 2, padding="same", name=name)(x)
+            x = keras.layers.MaxPooling2D(size, 2, padding="same", name=scope)(x)
         else:
             x = _mixed(x, block, width)
     if include_top:
