@@ -82,12 +82,10 @@ def validation_dataset(config, source, batch_size, shard_index=0, num_shards=1):
 def build_model(config, num_classes):
     m = config["model"]
     frames, size = config["data"]["num_frames"], config["data"]["crop_size"]
-    entry = weights_lib.REGISTRY.get(m["name"], {}).get(m["weights"])
-    model = zoo.get(m["name"], weights=None if entry else m["weights"], classes=num_classes,
+    model = zoo.get(m["name"], weights=None, classes=num_classes,
                     input_shape=(frames, size, size, 3), **m["kwargs"])
-    if entry:  # registered weights; a new head where this dataset has other classes
-        weights_lib.load_weights(model, m["weights"], m["name"],
-                                 skip_head=num_classes != entry.classes)
+    # Registered weights keep their head for the same classes; other classes get a new head.
+    weights_lib.load_weights(model, m["weights"], m["name"], skip_head="if_classes_differ")
     if config["freeze_bn"]:
         freeze_batch_norm(model)
     return model

@@ -81,7 +81,8 @@ def copy_weights(by_path, target, what, skip_head=False):
 def load_weights(model, weights, model_name, skip_head=False):
     """Loads `weights` into `model`; errors say what the caller can pass instead. With
     `skip_head`, a registered name fills everything but the classifier (fine-tuning on other
-    classes keeps its new head)."""
+    classes keeps its new head); "if_classes_differ" keeps the head where the model has the
+    weights' classes (the trainer's choice)."""
     if weights is None:
         return model
     if not isinstance(weights, (str, os.PathLike)):
@@ -98,7 +99,10 @@ def load_weights(model, weights, model_name, skip_head=False):
         return model
     weights_entry = registry.get(model_name, path)
     classes = _classes_of(model)
-    if classes is not None and classes != weights_entry.classes and not skip_head:
+    differ = classes is not None and classes != weights_entry.classes
+    if skip_head == "if_classes_differ":
+        skip_head = differ
+    if differ and not skip_head:
         raise ValueError(
             f"weights={path!r} of {model_name!r} have {weights_entry.classes} classes, but the "
             f"model was built with classes={classes}. To fine-tune on your classes, load the "
