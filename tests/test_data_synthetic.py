@@ -296,7 +296,7 @@ def test_per_clip_appearance_statistics_do_not_separate_classes():
 def test_write_synthetic_videos_tree_formats_and_round_trip(tmp_path):
     classes = ("move_left", "rotate_clockwise", "approach")
     paths = write_synthetic_videos(tmp_path, 3, num_frames=8, size=64, fps=8, classes=classes,
-                                   seed=4, progress=False)
+                                   seed=4, progress=False, workers=3)
     expected = [os.path.join(str(tmp_path), name, f"{name}_{i:04d}.{('mp4', 'avi')[i % 2]}")
                 for name in classes for i in range(3)]
     assert paths == expected
@@ -316,7 +316,7 @@ def test_write_synthetic_videos_tree_formats_and_round_trip(tmp_path):
         error = np.abs(decoded - original).mean()
         luma_error = np.abs(decoded.mean(axis=-1) - original.mean(axis=-1)).mean()
         assert error < 6 and luma_error < 3.5, (path, error, luma_error)
-    # Written by one thread, the files hold the same pictures as written by several.
+    # Written by one thread, the files hold the same pictures as written by three.
     serial = write_synthetic_videos(tmp_path / "serial", 3, num_frames=8, size=64, fps=8,
                                     classes=classes, seed=4, progress=False, workers=1)
     for path, other in zip(paths, serial):
