@@ -5,6 +5,7 @@ import json
 import os
 
 import pytest
+import yaml
 
 from keras_video import demo
 
@@ -15,7 +16,8 @@ def test_tiny_demo_writes_everything_it_reports(tmp_path):
                     batch_size=8, width_multiplier=0.125)
     result = demo.run(workdir=str(tmp_path), settings=settings, verbose=False)
     json.dumps(result)  # the --json object
-    assert result["test_videos"] == 8 and len(result["classes"]) == 8
+    classes = demo.DEMO["classes"]
+    assert result["test_videos"] == len(classes) and sorted(result["classes"]) == sorted(classes)
     for key in ("s3dg_accuracy", "c2d_accuracy", "s3dg_reverse_pair_accuracy"):
         assert 0.0 <= result[key] <= 1.0 or result[key] != result[key], key  # nan: no pair hit
     assert result["predicted_label"] in result["classes"] and 0 < result["predicted_score"] <= 1
@@ -25,3 +27,6 @@ def test_tiny_demo_writes_everything_it_reports(tmp_path):
     for model in ("s3dg", "c2d"):
         assert os.path.isfile(tmp_path / f"report_{model}" / "report.json")
         assert os.path.isfile(tmp_path / "runs" / f"demo_{model}" / "last.keras")
+        with open(tmp_path / "runs" / f"demo_{model}" / "config.yaml") as f:
+            kwargs = yaml.safe_load(f)["model"]["kwargs"]
+        assert kwargs["bn_momentum"] == demo.DEMO["bn_momentum"]  # both models, same recipe
