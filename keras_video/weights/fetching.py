@@ -53,13 +53,12 @@ def fetch(source):
                 f"name, or unset {MIRROR_ENV} to download it here.")
         _check_hash(path, source, "mirror")
         return path
-    cache_dir = os.path.join(keras_home(), "keras_video", "downloads")
-    os.makedirs(cache_dir, exist_ok=True)  # else get_file falls back to /tmp/.keras
-    path = os.path.join(cache_dir, source.filename)  # where get_file puts it
+    downloads = os.path.join("keras_video", "downloads")
+    path = os.path.join(keras_home(), downloads, source.filename)  # where get_file puts it
+    os.makedirs(os.path.dirname(path), exist_ok=True)  # else get_file falls back to /tmp/.keras
     try:
         path = keras.utils.get_file(source.filename, source.url, file_hash=source.sha256,
-                                    cache_dir=keras_home(),
-                                    cache_subdir=os.path.join("keras_video", "downloads"))
+                                    cache_dir=keras_home(), cache_subdir=downloads)
     except ValueError as error:  # Keras's hash error names neither the file nor the hash
         if os.path.exists(path):
             _check_hash(path, source, "download")
