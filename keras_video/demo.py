@@ -25,8 +25,8 @@ import numpy as np
 # the step time; 9 frames halves the step again but learns too slowly (0.52 held-out). The
 # decoded clips are cached in the work folder, so the second model trains without decoding.
 # AdamW, not SGD: with SGD (0.1, Nesterov) a run stays at chance for a random number of epochs
-# before it takes off, and 2 of 5 seeds missed 0.9; AdamW took off in the first two epochs with
-# every seed tried (README "The demo").
+# before it takes off, and 2 of 4 seeds missed 0.9; AdamW took off in the first two epochs with
+# every seed tried (README "The demo"; benchmarks/demo_recipe.py reruns the seeds).
 # Three of the four time-reversed pairs: clockwise / counter-clockwise turns of a 5-pixel object
 # are the one pair S3D-G does not learn in this budget (4 seeds with all 8 classes: held-out
 # 0.46-0.82, rotation the errors; README "The demo").
@@ -43,10 +43,12 @@ def _log(message):
     print(message, file=sys.stderr, flush=True)
 
 
-def _recipe(name, model, train_dir, output_dir, settings, kwargs, cache):
+def _recipe(name, model, train_dir, output_dir, settings, cache):
     return {
         "name": name,
-        "model": {"name": model, "kwargs": kwargs},
+        "model": {"name": model, "kwargs": {
+            "width_multiplier": settings["width_multiplier"], "min_width": settings["min_width"],
+            "bn_momentum": settings["bn_momentum"], "dropout_rate": 0.0}},
         "data": {"source": "directory", "train": {"root": train_dir},
                  "num_frames": settings["frames"], "stride": 1,
                  "crop_size": settings["size"], "scale_jitter": None,
@@ -62,42 +64,61 @@ def _recipe(name, model, train_dir, output_dir, settings, kwargs, cache):
     }
 
 
+def write_videos(workdir, settings, progress=True):
+    """Writes the training and held-out videos under `workdir/videos`; returns the training
+    folder and the held-out `VideoList`."""
+    from keras_video import data
+
+    train_dir, test_dir = (os.path.join(workdir, "videos", part) for part in ("train", "test"))
+    common = dict(num_frames=settings["frames"], size=settings["size"],
+                  classes=settings["classes"], progress=progress)
+    data.write_synthetic_videos(train_dir, settings["train_per_class"], seed=0, **common)
+    data.write_synthetic_videos(test_dir, settings["test_per_class"], seed=1, **common)
+    return train_dir, data.from_directory(test_dir)
+
+
+def train_and_evaluate(model_name, train_dir, test_list, workdir, settings, name=None,
+                       overrides=()):
+    """Trains `model_name` with the demo's recipe (`overrides`: `key=value` strings, as
+    `keras-video train` takes them) and evaluates it at video level on `test_list`; returns
+    (model, history, report, training seconds). Every model of one `workdir` reads the same
+    decoded-clip cache."""
+    from keras_video.training import evaluation, trainer
+
+    begin = time.perf_counter()
+    recipe = _recipe(name or f"demo_{model_name}", model_name, train_dir,
+                     os.path.join(workdir, "runs"), settings,
+                     cache=os.path.join(workdir, "decoded_train_clips"))
+    model, history = trainer.train(recipe, overrides)
+    seconds = time.perf_counter() - begin
+    report = evaluation.evaluate(model, test_list, num_frames=settings["frames"], stride=1,
+                                 crop_size=settings["size"], num_clips=1, num_crops=1,
+                                 batch_size=16, verbose=False)
+    return model, history, report, seconds
+
+
 def run(workdir=None, settings=None, verbose=True):
     """Runs the demo; returns its results (the `--json` object)."""
-    from keras_video import data, export
-    from keras_video.training import evaluation, plots, trainer
+    from keras_video import export
+    from keras_video.training import evaluation, plots
 
     settings = {**DEMO, **(settings or {})}
     start = time.perf_counter()
     workdir = workdir or tempfile.mkdtemp(prefix="keras-video-demo-")
-    train_dir, test_dir = os.path.join(workdir, "videos", "train"), os.path.join(workdir, "videos", "test")
     say = _log if verbose else (lambda message: None)
 
     say(f"[1/5] writing {settings['train_per_class']} + {settings['test_per_class']} synthetic "
         f"videos per class ({len(settings['classes'])} classes, mp4 + avi) to {workdir}/videos")
-    common = dict(num_frames=settings["frames"], size=settings["size"],
-                  classes=settings["classes"], progress=verbose)
-    data.write_synthetic_videos(train_dir, settings["train_per_class"], seed=0, **common)
-    data.write_synthetic_videos(test_dir, settings["test_per_class"], seed=1, **common)
-    test_list = data.from_directory(test_dir)
+    train_dir, test_list = write_videos(workdir, settings, progress=verbose)
 
-    switches = dict(width_multiplier=settings["width_multiplier"], min_width=settings["min_width"],
-                    bn_momentum=settings["bn_momentum"])
     results, histories, models = {}, {}, {}
-    for step, (label, model_name) in enumerate((("s3dg", "s3dg"), ("c2d", "c2d")), start=2):
-        say(f"[{step}/5] training {model_name} ({settings['epochs']} epochs)")
-        begin = time.perf_counter()
-        recipe = _recipe(f"demo_{label}", model_name, train_dir, os.path.join(workdir, "runs"),
-                         settings, {**switches, "dropout_rate": 0.0},
-                         cache=os.path.join(workdir, "decoded_train_clips"))
-        model, history = trainer.train(recipe)
-        seconds = time.perf_counter() - begin
-        report = evaluation.evaluate(model, test_list, num_frames=settings["frames"], stride=1,
-                                     crop_size=settings["size"], num_clips=1, num_crops=1,
-                                     batch_size=16, verbose=False)
-        results[label] = dict(report=report, train_seconds=seconds, params=model.count_params())
-        histories[model_name] = history.history
-        models[label] = model
+    for step, name in enumerate(("s3dg", "c2d"), start=2):
+        say(f"[{step}/5] training {name} ({settings['epochs']} epochs)")
+        model, history, report, seconds = train_and_evaluate(name, train_dir, test_list,
+                                                             workdir, settings)
+        results[name] = dict(report=report, train_seconds=seconds, params=model.count_params())
+        histories[name] = history.history
+        models[name] = model
 
     say("[4/5] exporting S3D-G as a SavedModel for TF Serving and classifying a video file "
         "with it")
