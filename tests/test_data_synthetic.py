@@ -1,5 +1,6 @@
 """The synthetic motion dataset: shapes, determinism, each class's motion measured from the
-pixels and masks, the exact time-reversal pairing, class-blind appearance, and real video files."""
+pixels and masks, the exact time-reversal pairing, the orbits' one set of frames in four orders,
+class-blind appearance, and real video files."""
 import os
 
 import av
@@ -7,8 +8,8 @@ import numpy as np
 import pytest
 
 from keras_video.data.decoding import read_video
-from keras_video.data.synthetic import (MOTION_CLASSES, clip_rng, make_clip, make_clips,
-                                        synthetic_dataset, write_synthetic_videos)
+from keras_video.data.synthetic import (MOTION_CLASSES, ORBIT_CLASSES, clip_rng, make_clip,
+                                        make_clips, synthetic_dataset, write_synthetic_videos)
 
 PAIRS = [("move_left", "move_right"), ("move_up", "move_down"),
          ("rotate_clockwise", "rotate_counterclockwise"), ("approach", "recede")]
@@ -67,8 +68,9 @@ def test_make_clip_is_deterministic_and_varies_with_the_seed():
 
 def test_make_clips_is_shuffled_balanced_and_deterministic():
     clips, labels = make_clips(3, 4, 32, seed=5)
-    assert clips.shape == (24, 4, 32, 32, 3) and clips.dtype == np.uint8
-    assert labels.dtype == np.int32 and np.bincount(labels).tolist() == [3] * 8
+    assert clips.dtype == np.uint8
+    assert clips.shape == (3 * len(MOTION_CLASSES), 4, 32, 32, 3)
+    assert labels.dtype == np.int32 and np.bincount(labels).tolist() == [3] * len(MOTION_CLASSES)
     assert not np.array_equal(labels, np.sort(labels))  # shuffled
     again_clips, again_labels = make_clips(3, 4, 32, seed=5)
     np.testing.assert_array_equal(clips, again_clips)
@@ -76,8 +78,7 @@ def test_make_clips_is_shuffled_balanced_and_deterministic():
     other_clips, _ = make_clips(3, 4, 32, seed=6)
     assert not np.array_equal(clips, other_clips)
     # Every clip is make_clip of its class with the documented per-clip generator.
-    for label in range(8):
-        name = MOTION_CLASSES[label]
+    for label, name in enumerate(MOTION_CLASSES):
         expected = [make_clip(name, 4, 32, clip_rng(5, name, i)) for i in range(3)]
         got = clips[labels == label]
         assert all(any(np.array_equal(g, e) for e in expected) for g in got)
@@ -111,7 +112,7 @@ def test_arguments_are_validated_with_clear_errors():
     with pytest.raises(ValueError, match="unknown motion class 'jump'"):
         make_clip("jump")
     with pytest.raises(ValueError, match="out of range"):
-        make_clip(8)
+        make_clip(len(MOTION_CLASSES))
     with pytest.raises(TypeError, match="label"):
         make_clip(1.5)
     with pytest.raises(ValueError, match="num_frames must be at least 2"):
@@ -177,6 +178,67 @@ def test_rotations_turn_the_object_the_named_way_in_the_pixels(seed):
         assert np.ptp(area) < 0.06 * area.mean()
 
 
+ORBITS = [("orbit_clockwise", 1), ("orbit_counterclockwise", -1), ("orbit_clockwise_fast", 3),
+          ("orbit_counterclockwise_fast", -3)]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_orbits_circle_the_named_way_at_the_named_speed(seed):
+    """The object's centroid goes round a fixed point at a fixed radius, 1/16 of a turn a frame
+    (one turn a clip) or 3/16 (three turns), clockwise on screen (x right, y down) or not."""
+    size, frames = 64, 16
+    for name, turns in ORBITS:
+        clip, mask = make_clip(name, frames, size, rng=seed, return_mask=True)
+        path = centroids(mask)
+        offset = path - path.mean(axis=0)  # evenly spaced angles: the mean is the orbit's centre
+        radius = np.hypot(*offset.T)
+        assert np.ptp(radius) < 0.08 * radius.mean(), (name, radius)
+        assert 0.16 * size < radius.mean() < 0.3 * size, (name, radius)
+        angle = np.arctan2(offset[:, 1], offset[:, 0])
+        steps = np.rad2deg(np.angle(np.exp(1j * np.diff(angle))))
+        np.testing.assert_allclose(steps, 360 / frames * turns, atol=4, err_msg=name)
+        area = mask.sum(axis=(1, 2))
+        assert np.ptp(area) < 0.1 * area.mean()  # no zoom
+
+
+@pytest.mark.parametrize("num_frames", [16, 8, 17])
+def test_every_orbit_class_plays_the_same_frames_in_another_order(num_frames):
+    """For one generator state, class m's frame t is the clockwise orbit's frame (m t) mod T, bit
+    for bit (noise and jitter included): the four clips are one set of frames. With 16 frames,
+    the frames at every power-of-two stride are the same set, and at stride 8 (where C2D looks)
+    the same frames in the same order."""
+    for seed in range(3):
+        base, base_mask = make_clip("orbit_clockwise", num_frames, 32, rng=seed, return_mask=True)
+        assert len({frame.tobytes() for frame in base}) == num_frames  # every frame differs
+        for name, turns in ORBITS:
+            clip, mask = make_clip(name, num_frames, 32, rng=seed, return_mask=True)
+            order = (turns * np.arange(num_frames)) % num_frames
+            np.testing.assert_array_equal(clip, base[order])
+            np.testing.assert_array_equal(mask, base_mask[order])
+            assert sorted(f.tobytes() for f in clip) == sorted(f.tobytes() for f in base)
+            if num_frames == 16:
+                for stride in (2, 4):
+                    assert (sorted(f.tobytes() for f in clip[::stride])
+                            == sorted(f.tobytes() for f in base[::stride]))
+                np.testing.assert_array_equal(clip[::8], base[::8])
+
+
+def test_a_frame_level_network_cannot_tell_the_orbits_apart():
+    """C2D (temporal strides, no temporal kernels) gives the four orbit classes of one generator
+    state the same output, whatever its weights: on balanced orbit data it is at chance. A
+    network with temporal kernels (S3D) does not."""
+    from conftest import TINY
+    from keras_video import zoo
+
+    clips = np.stack([make_clip(name, 16, 32, rng=7) for name in ORBIT_CLASSES])
+    c2d = zoo.C2D(input_shape=(16, 32, 32, 3), classes=4, dropout_rate=0.0, **TINY)
+    outputs = c2d(clips).numpy()
+    np.testing.assert_allclose(outputs, np.broadcast_to(outputs[:1], outputs.shape), atol=1e-6)
+    s3d = zoo.S3D(input_shape=(16, 32, 32, 3), classes=4, dropout_rate=0.0, **TINY)
+    outputs = s3d(clips).numpy()
+    assert np.abs(outputs - outputs[:1]).max() > 1e-4
+
+
 def test_the_rotation_measurement_reads_clockwise_as_positive():
     """The measurement itself, on a hand-drawn bar: from 3 o'clock towards 4 o'clock (its tip
     moving down the screen) is clockwise, so +10 degrees; back again is -10; still is 0."""
@@ -200,8 +262,8 @@ def test_the_rotation_measurement_reads_clockwise_as_positive():
 def test_the_mask_is_where_the_object_is_in_the_pixels():
     """The masks the motion tests read describe the pixels: inside, the object's colour; just
     outside, the background's, and the two differ clearly."""
-    for seed in range(8):
-        clip, mask = make_clip(seed % 8, 8, 64, rng=seed, return_mask=True)
+    for seed in range(len(MOTION_CLASSES)):
+        clip, mask = make_clip(seed, 8, 64, rng=seed, return_mask=True)
         brightness = clip.astype(np.float32).mean(axis=-1)
         inside = brightness[mask > 0.99].mean()
         outside = brightness[mask < 0.01].mean()
@@ -237,7 +299,7 @@ def test_the_sampler_draws_the_same_nuisances_for_every_class():
 
     assert len({draws_used(name) for name in MOTION_CLASSES}) == 1
     background = []
-    rendered = ("move_right", "move_down", "rotate_clockwise", "approach")
+    rendered = ("move_right", "move_down", "rotate_clockwise", "approach") + ORBIT_CLASSES
     for name in MOTION_CLASSES:
         for t in ([0] if name in rendered else [-1]):
             clip, mask = make_clip(name, 16, 64, rng=9, return_mask=True)
@@ -249,7 +311,7 @@ def test_the_sampler_draws_the_same_nuisances_for_every_class():
 
 
 def test_clip_averaged_appearance_is_the_same_for_every_class_given_the_same_draws():
-    """Object area averaged over the clip and the mean colour agree across all eight classes for
+    """Object area averaged over the clip and the mean colour agree across all the classes for
     one generator state (a non-zooming object has the zoom sweep's mean area)."""
     for seed in range(6):
         areas, colours = [], []
@@ -276,19 +338,20 @@ def test_per_clip_appearance_statistics_do_not_separate_classes():
                                          [mask.sum(axis=(1, 2)).mean()]]))
             labels.append(label)
     stats, labels = np.array(stats), np.array(labels)
-    groups = [stats[labels == c] for c in range(8)]
+    k = len(MOTION_CLASSES)
+    groups = [stats[labels == c] for c in range(k)]
     means = np.array([g.mean(axis=0) for g in groups])
-    between = num_per_class * ((means - stats.mean(axis=0)) ** 2).sum(axis=0) / 7
-    within = sum(((g - m) ** 2).sum(axis=0) for g, m in zip(groups, means)) / (len(stats) - 8)
-    assert np.all(between / within < 2.8), between / within  # F(7, 232) at 1%: 2.8
+    between = num_per_class * ((means - stats.mean(axis=0)) ** 2).sum(axis=0) / (k - 1)
+    within = sum(((g - m) ** 2).sum(axis=0) for g, m in zip(groups, means)) / (len(stats) - k)
+    assert k == 12 and np.all(between / within < 2.3), between / within  # F(11, 348) at 1%: 2.3
     # Nearest class mean, fitted on even clips and scored on odd ones.
     train = np.arange(len(stats)) % 2 == 0
     scale = stats[train].std(axis=0)
-    centres = np.array([stats[train & (labels == c)].mean(axis=0) for c in range(8)]) / scale
+    centres = np.array([stats[train & (labels == c)].mean(axis=0) for c in range(k)]) / scale
     distances = (((stats[~train] / scale)[:, None] - centres[None]) ** 2).sum(axis=-1)
     predicted = np.argmin(distances, axis=-1)
     accuracy = (predicted == labels[~train]).mean()
-    assert accuracy < 0.25, accuracy  # chance is 0.125
+    assert accuracy < 2 / k, accuracy  # chance is 1 / k
 
 
 # ---------------------------------------------------------------- real video files

@@ -25,13 +25,13 @@ from keras_video.data.multiview import (average_by_video, multiview_dataset, pre
                                         top_k_accuracy)
 from keras_video.data.sampling import (ClipSampler, DenseClipSampler, RandomClipSampler,
                                        UniformClipSampler)
-from keras_video.data.synthetic import (MOTION_CLASSES, make_clip, make_clips, synthetic_dataset,
-                                        write_synthetic_videos)
+from keras_video.data.synthetic import (MOTION_CLASSES, ORBIT_CLASSES, make_clip, make_clips,
+                                        synthetic_dataset, write_synthetic_videos)
 from keras_video.data.tfrecords import tfrecord_dataset, write_tfrecords
 
 __all__ = [
     "ClipSampler", "DECODE_ERRORS", "DecodeErrorLog", "DenseClipSampler", "MOTION_CLASSES",
-    "RandomClipSampler", "UniformClipSampler", "Video", "VideoDecodeError", "VideoList",
+    "ORBIT_CLASSES", "RandomClipSampler", "UniformClipSampler", "Video", "VideoDecodeError", "VideoList",
     "VideoReader", "average_by_video", "from_directory", "from_hmdb51_split", "from_kinetics_csv",
     "from_something_something", "from_ucf101_split", "make_clip", "make_clips",
     "multiview_dataset", "predict_videos", "read_video", "synthetic_dataset", "tfrecord_dataset",

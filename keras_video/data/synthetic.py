@@ -1,18 +1,28 @@
 """A synthetic motion dataset whose class lies only in the motion, never in the appearance.
 
 Each clip shows one textured shape (disc, square, triangle or cross) over a textured background.
-The eight classes are four TIME-REVERSED PAIRS::
+There are twelve classes in two families.
+
+Eight classes are four TIME-REVERSED PAIRS::
 
     move_left / move_right                 the object slides along x
     move_up / move_down                    the object slides along y
     rotate_clockwise / rotate_counterclockwise   the object turns about its centre
     approach / recede                      the object grows / shrinks (geometric scale sweep)
 
+Four classes are ORBITS, the object circling a point, that play ONE SET OF FRAMES IN FOUR
+ORDERS (`ORBIT_CLASSES`, the demo's)::
+
+    orbit_clockwise / orbit_counterclockwise             one turn per clip
+    orbit_clockwise_fast / orbit_counterclockwise_fast   three turns per clip
+
 Every nuisance -- background texture and colours, camera jitter, pixel noise, object shape,
-texture and colours, centre, travel distance, start angle, turn, scale range -- is drawn by one
-sampler that does not look at the class, always with the same draws in the same order. A clip is
-rendered for the first member of its pair and the second member is, exactly, that clip played
-backwards; so for one generator state::
+texture and colours, centre, travel distance, start angle, turn, scale range, orbit radius and
+phase -- is drawn by one sampler that does not look at the class, always with the same draws in
+the same order.
+
+A pair's clip is rendered for its first member, and the second member is, exactly, that clip
+played backwards; so for one generator state::
 
     make_clip("move_left", rng=np.random.default_rng(k))[::-1]
         == make_clip("move_right", rng=np.random.default_rng(k))      # bit for bit
@@ -20,17 +30,23 @@ backwards; so for one generator state::
 and the time-reverse of a class-A clip is a class-B clip with the same probability. Every
 nuisance is itself symmetric under time reversal (i.i.d. jitter and noise, no drift), so nothing
 but the object's motion tells the two members of a pair apart, and a model that pools frame
-features over time without order (C2D: 2D convs + temporal average) is exactly at chance between
-them. Across pairs the sampler keeps the per-frame statistics matched as far as the motions allow:
-one centre distribution for every class (the mean position over a clip is that centre), one
-start-angle distribution (uniform), and a non-zooming object is drawn at the size whose area is
-the clip-average area of the zoom sweep it would have had, so the mean object area over a clip is
-the same for every class given the same draws. (What cannot be matched is which one parameter
-varies within a clip -- position, angle or scale -- so an order-free model can still tell the
-pairs apart somewhat; it cannot tell a class from its reverse.)
+features over time without order is at chance between them. Across pairs the sampler keeps the
+per-frame statistics matched as far as the motions allow (one centre distribution, one
+start-angle distribution, a non-zooming object drawn with the clip-average area of the zoom
+sweep it would have had), but which one parameter varies within a clip -- position, angle or
+scale -- still shows in the frames: an order-free model can tell the pairs apart.
 
-That guarantee needs the frames a model looks at to be symmetric in time. A network with
-temporal strides but no temporal kernels (C2D: strides of 2 in its stem and two pools) sees
+The orbits close that gap. One orbit is rendered, the object at T evenly spaced angles of a
+circle (frame t at `phase + 2 pi t / T`, clockwise on screen), and an orbit class plays those
+same T frames in the order `(m * t) mod T` for its multiplier m of 1, -1, 3 or -3: one turn
+clockwise or counter-clockwise, or three turns. For one generator state, and T not a multiple
+of 3 (so that three turns play every frame once), the four clips hold the same frames, bit for
+bit, noise and jitter included: no function of the set of frames can tell them apart. With a
+power-of-two T every clip also starts on the same frame and has the same frames at the strided
+positions 0, s, 2s, ... of any power-of-two stride s (m is odd), so a network whose only
+temporal operations are strides (C2D) gets the identical input from all four.
+
+That matters for the pairs too: a network with temporal strides but no temporal kernels sees
 frames 0 and 8 of a 16-frame clip, the start and the middle of the motion but not its end, and
 learns the direction from where the object is (near the left edge: it is moving right; small:
 it is approaching); measured, it told 91% of held-out 16-frame clips from their reverse. With
@@ -45,8 +61,10 @@ import zlib
 
 import numpy as np
 
+ORBIT_CLASSES = ("orbit_clockwise", "orbit_counterclockwise", "orbit_clockwise_fast",
+                 "orbit_counterclockwise_fast")
 MOTION_CLASSES = ("move_left", "move_right", "move_up", "move_down", "rotate_clockwise",
-                  "rotate_counterclockwise", "approach", "recede")
+                  "rotate_counterclockwise", "approach", "recede") + ORBIT_CLASSES
 
 # class name -> (motion kind, reversed). The unreversed member is rendered; the other is that
 # clip played backwards.
@@ -56,6 +74,9 @@ _MOTIONS = {
     "rotate_clockwise": ("rotate", False), "rotate_counterclockwise": ("rotate", True),
     "approach": ("zoom", False), "recede": ("zoom", True),
 }
+# orbit class name -> m: it plays the rendered orbit's frames in the order (m * t) mod T.
+_ORBITS = {"orbit_clockwise": 1, "orbit_counterclockwise": -1, "orbit_clockwise_fast": 3,
+           "orbit_counterclockwise_fast": -3}
 SHAPES = ("disc", "square", "triangle", "cross")
 MIN_SIZE = 16
 _EVEN_SIZE_CODECS = ("mpeg4", "libvpx-vp9", "libvpx")
@@ -66,6 +87,7 @@ _TRAVEL = (0.40, 0.60)        # centre travel over a translating clip
 _TURN = (0.6 * np.pi, 1.0 * np.pi)  # total turn over a rotating clip (< 1/8 turn per frame pair at T >= 9)
 _ZOOM = (1.6, 2.2)            # radius ratio end / start over a zooming clip
 _NOISE = (0.0, 0.03)          # pixel noise standard deviation (of [0, 1] intensities)
+_ORBIT = (0.18, 0.28)         # orbit radius
 
 
 def class_names(classes=MOTION_CLASSES):
@@ -76,7 +98,7 @@ def class_names(classes=MOTION_CLASSES):
     if not classes:
         raise ValueError("classes is empty")
     for name in classes:
-        if name not in _MOTIONS:
+        if name not in _MOTIONS and name not in _ORBITS:
             raise ValueError(f"unknown motion class {name!r}; the classes are {MOTION_CLASSES}")
     if len(set(classes)) != len(classes):
         raise ValueError(f"classes has repeated names: {classes}")
@@ -158,6 +180,11 @@ def _sample(rng, num_frames, size):
     p["angle"] = rng.uniform(0, 2 * np.pi)
     margin = min(p["radius"] + p["travel"] / 2, 0.48 * s)
     p["centre"] = rng.uniform(margin, s - margin, 2)
+    # Drawn last, so that adding the orbits left every other class's clips as they were.
+    p["orbit_radius"] = rng.uniform(*_ORBIT) * s
+    margin = min(p["radius"] + p["orbit_radius"], 0.48 * s)
+    p["orbit_centre"] = rng.uniform(margin, s - margin, 2)
+    p["phase"] = rng.uniform(0, 2 * np.pi)
     return p
 
 
@@ -175,6 +202,10 @@ def _trajectory(kind, p, num_frames):
         cy = cy + p["travel"] * tau
     elif kind == "rotate":
         angle = angle + p["turn"] * tau
+    elif kind == "orbit":  # one turn: frame T would be frame 0 again
+        theta = p["phase"] + 2 * np.pi * np.arange(num_frames) / num_frames
+        cx = p["orbit_centre"][0] + p["orbit_radius"] * np.cos(theta)
+        cy = p["orbit_centre"][1] + p["orbit_radius"] * np.sin(theta)
     else:  # zoom
         radius = p["radius"] * np.exp(p["zoom"] * tau)
     return cx, cy, angle, radius
@@ -266,12 +297,20 @@ def make_clip(label, num_frames=16, size=64, rng=None, *, return_mask=False):
     name = _class_name(label)
     _check_shape(num_frames, size)
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    kind, reverse = _MOTIONS[name]
+    kind = _MOTIONS[name][0] if name in _MOTIONS else "orbit"
     clip, mask = _render(kind, _sample(rng, num_frames, size), num_frames, size, return_mask)
-    if reverse:
-        clip = np.ascontiguousarray(clip[::-1])
-        mask = None if mask is None else np.ascontiguousarray(mask[::-1])
+    order = _frame_order(name, num_frames)
+    clip = np.ascontiguousarray(clip[order])
+    mask = None if mask is None else np.ascontiguousarray(mask[order])
     return (clip, mask) if return_mask else clip
+
+
+def _frame_order(name, num_frames):
+    """The order in which a class plays the frames rendered for it."""
+    t = np.arange(num_frames)
+    if name in _ORBITS:
+        return (_ORBITS[name] * t) % num_frames
+    return t[::-1] if _MOTIONS[name][1] else t
 
 
 def _clip_order(num_per_class, classes, seed):
