@@ -137,6 +137,33 @@ def test_weight_decay_evaluates_the_schedule_once_per_step(name):
     assert type(reloaded) is type(fresh) and reloaded.weight_decay == 0.01
 
 
+def test_a_saved_run_loads_after_import_keras_video_alone(tmp_path):
+    """A checkpoint compiled with our SGD / AdamW names them as `keras_video>...`: a fresh
+    process that imports only `keras_video` (as `keras-video predict` and
+    `benchmarks/quantization.py` do) must know them, or `load_model` cannot find the class."""
+    from keras_video.training import build_optimizer
+
+    paths = []
+    for name in ("sgd", "adamw"):
+        config = load_config({"model": {"name": "s3d"}, "data": {"train": {"root": "/x"}},
+                              "optimizer": {"name": name, "learning_rate": 0.1,
+                                            "weight_decay": 0.01}})
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+        model.compile(build_optimizer(config, steps_per_epoch=10), "mse")
+        model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)  # saves the optimizer's state
+        paths.append(str(tmp_path / f"{name}.keras"))
+        model.save(paths[-1])
+    script = textwrap.dedent(f"""
+        import keras, keras_video
+        for path in {paths!r}:
+            print(type(keras.saving.load_model(path).optimizer).__module__)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["keras_video.training.optimizers"] * 2
+
+
 # ---------------------------------------------------------------------------------- training
 def test_train_writes_checkpoints_and_logs(videos, tmp_path):
     config = recipe(videos, tmp_path, epochs=3, data={"validation": {"root": str(videos)}})
