@@ -4,13 +4,13 @@ its held-out accuracy, the table behind README "The demo".
     python benchmarks/demo_recipe.py [--seeds 0,1,2,3,4] [--classes a,b,...] [--frames T]
                                      [--model s3dg] [--workdir DIR] [key=value ...]
 
-Writes the demo's videos once (`--classes`: other motion classes of
-`keras_video.data.MOTION_CLASSES`, e.g. the earlier demo's `move_left,move_right,move_up,
-move_down,approach,recede` with `--frames 17`), then trains `--model` with the demo's recipe for each seed; `key=value` overrides change the
-recipe as `keras-video train` takes them (`optimizer.name=sgd optimizer.learning_rate=0.1
-optimizer.momentum=0.9 optimizer.nesterov=true optimizer.weight_decay=1e-4` is the earlier SGD
-recipe,
-`model.kwargs.bn_momentum=0.99` Keras' BatchNorm default, `epochs=4`). All seeds read one
+Writes the demo's videos once (`--classes`: other classes of `keras_video.data.MOTION_CLASSES`,
+e.g. the earlier demo's `move_left,move_right,move_up,move_down,approach,recede` with
+`--frames 17`), then trains `--model` with the demo's recipe for each seed. `key=value`
+overrides change the recipe as `keras-video train` takes them: `optimizer.learning_rate=5e-3`
+and `epochs=10` are rows of the README's table, `optimizer.name=sgd optimizer.learning_rate=0.1
+optimizer.momentum=0.9 optimizer.nesterov=true optimizer.weight_decay=1e-4` the earlier SGD
+recipe, `model.kwargs.bn_momentum=0.99` Keras' BatchNorm default. All seeds read one
 cache of decoded clips; the seed sets the initial weights and the order of the clips. A run is
 seeded, so one machine repeats its numbers; the spread across seeds is what carries to other
 machines. About 2 minutes per seed on 2 CPU cores.

@@ -7,6 +7,7 @@ import av
 import numpy as np
 import pytest
 
+from conftest import TINY
 from keras_video.data.decoding import read_video
 from keras_video.data.synthetic import (MOTION_CLASSES, ORBIT_CLASSES, clip_rng, make_clip,
                                         make_clips, synthetic_dataset, write_synthetic_videos)
@@ -227,7 +228,6 @@ def test_a_frame_level_network_cannot_tell_the_orbits_apart():
     """C2D (temporal strides, no temporal kernels) gives the four orbit classes of one generator
     state the same output, whatever its weights: on balanced orbit data it is at chance. A
     network with temporal kernels (S3D) does not."""
-    from conftest import TINY
     from keras_video import zoo
 
     clips = np.stack([make_clip(name, 16, 32, rng=7) for name in ORBIT_CLASSES])

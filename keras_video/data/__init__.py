@@ -31,8 +31,8 @@ from keras_video.data.tfrecords import tfrecord_dataset, write_tfrecords
 
 __all__ = [
     "ClipSampler", "DECODE_ERRORS", "DecodeErrorLog", "DenseClipSampler", "MOTION_CLASSES",
-    "ORBIT_CLASSES", "RandomClipSampler", "UniformClipSampler", "Video", "VideoDecodeError", "VideoList",
-    "VideoReader", "average_by_video", "from_directory", "from_hmdb51_split", "from_kinetics_csv",
+    "ORBIT_CLASSES", "RandomClipSampler", "UniformClipSampler", "Video", "VideoDecodeError",
+    "VideoList", "VideoReader", "average_by_video", "from_directory", "from_hmdb51_split", "from_kinetics_csv",
     "from_something_something", "from_ucf101_split", "make_clip", "make_clips",
     "multiview_dataset", "predict_videos", "read_video", "synthetic_dataset", "tfrecord_dataset",
     "top_k_accuracy", "video_dataset", "video_dataset_from_directory", "write_synthetic_videos",

@@ -43,8 +43,9 @@ clockwise or counter-clockwise, or three turns. For one generator state, and T n
 of 3 (so that three turns play every frame once), the four clips hold the same frames, bit for
 bit, noise and jitter included: no function of the set of frames can tell them apart. With a
 power-of-two T every clip also starts on the same frame and has the same frames at the strided
-positions 0, s, 2s, ... of any power-of-two stride s (m is odd), so a network whose only
-temporal operations are strides (C2D) gets the identical input from all four.
+positions 0, s, 2s, ... of any power-of-two stride s (m is odd), in the same order where the
+stride leaves two frames: C2D on 16 frames keeps frames 0 and 8 and gets the identical input
+from all four.
 
 That matters for the pairs too: a network with temporal strides but no temporal kernels sees
 frames 0 and 8 of a 16-frame clip, the start and the middle of the motion but not its end, and
@@ -66,17 +67,17 @@ ORBIT_CLASSES = ("orbit_clockwise", "orbit_counterclockwise", "orbit_clockwise_f
 MOTION_CLASSES = ("move_left", "move_right", "move_up", "move_down", "rotate_clockwise",
                   "rotate_counterclockwise", "approach", "recede") + ORBIT_CLASSES
 
-# class name -> (motion kind, reversed). The unreversed member is rendered; the other is that
-# clip played backwards.
+# class name -> (motion rendered, order its frames are played in). "backward" is the rendered
+# clip played backwards (a pair's second member); an int m plays frame (m * t) mod T at time t,
+# so 1 is the rendered order and the orbits' -1, 3, -3 reorder one orbit's frames.
 _MOTIONS = {
-    "move_right": ("translate_x", False), "move_left": ("translate_x", True),
-    "move_down": ("translate_y", False), "move_up": ("translate_y", True),
-    "rotate_clockwise": ("rotate", False), "rotate_counterclockwise": ("rotate", True),
-    "approach": ("zoom", False), "recede": ("zoom", True),
+    "move_right": ("translate_x", 1), "move_left": ("translate_x", "backward"),
+    "move_down": ("translate_y", 1), "move_up": ("translate_y", "backward"),
+    "rotate_clockwise": ("rotate", 1), "rotate_counterclockwise": ("rotate", "backward"),
+    "approach": ("zoom", 1), "recede": ("zoom", "backward"),
+    "orbit_clockwise": ("orbit", 1), "orbit_counterclockwise": ("orbit", -1),
+    "orbit_clockwise_fast": ("orbit", 3), "orbit_counterclockwise_fast": ("orbit", -3),
 }
-# orbit class name -> m: it plays the rendered orbit's frames in the order (m * t) mod T.
-_ORBITS = {"orbit_clockwise": 1, "orbit_counterclockwise": -1, "orbit_clockwise_fast": 3,
-           "orbit_counterclockwise_fast": -3}
 SHAPES = ("disc", "square", "triangle", "cross")
 MIN_SIZE = 16
 _EVEN_SIZE_CODECS = ("mpeg4", "libvpx-vp9", "libvpx")
@@ -98,7 +99,7 @@ def class_names(classes=MOTION_CLASSES):
     if not classes:
         raise ValueError("classes is empty")
     for name in classes:
-        if name not in _MOTIONS and name not in _ORBITS:
+        if name not in _MOTIONS:
             raise ValueError(f"unknown motion class {name!r}; the classes are {MOTION_CLASSES}")
     if len(set(classes)) != len(classes):
         raise ValueError(f"classes has repeated names: {classes}")
@@ -297,20 +298,13 @@ def make_clip(label, num_frames=16, size=64, rng=None, *, return_mask=False):
     name = _class_name(label)
     _check_shape(num_frames, size)
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    kind = _MOTIONS[name][0] if name in _MOTIONS else "orbit"
+    kind, order = _MOTIONS[name]
     clip, mask = _render(kind, _sample(rng, num_frames, size), num_frames, size, return_mask)
-    order = _frame_order(name, num_frames)
-    clip = np.ascontiguousarray(clip[order])
-    mask = None if mask is None else np.ascontiguousarray(mask[order])
-    return (clip, mask) if return_mask else clip
-
-
-def _frame_order(name, num_frames):
-    """The order in which a class plays the frames rendered for it."""
     t = np.arange(num_frames)
-    if name in _ORBITS:
-        return (_ORBITS[name] * t) % num_frames
-    return t[::-1] if _MOTIONS[name][1] else t
+    frames = t[::-1] if order == "backward" else (order * t) % num_frames
+    clip = clip[frames]  # indexing copies: a contiguous clip
+    mask = None if mask is None else mask[frames]
+    return (clip, mask) if return_mask else clip
 
 
 def _clip_order(num_per_class, classes, seed):
