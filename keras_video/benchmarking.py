@@ -5,6 +5,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from keras_video import zoo
+
 
 def inference_fn(model, jit_compile=True):
     """The model's inference-mode forward pass as a `tf.function`, XLA-compiled by default.
@@ -39,3 +41,11 @@ def benchmark(model, frames=16, size=224, batch=1, jit_compile=True, warmup=2, r
     return {"model": model.name, "frames": frames, "size": size, "batch": batch,
             "jit_compile": jit_compile, "ms_per_clip": 1000 * seconds / batch,
             "clips_per_s": batch / seconds}
+
+
+def benchmark_model(model_name, frames=16, size=224, batch=1, jit_compile=True, warmup=2,
+                    repeats=5):
+    """`benchmark` of the registered `model_name`, built with random weights for the clip."""
+    model = zoo.get(model_name, input_shape=(frames, size, size, 3))
+    return {**benchmark(model, frames, size, batch, jit_compile, warmup, repeats),
+            "model": zoo.get_builder(model_name).registry_name}

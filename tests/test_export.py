@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_video import data, export, zoo
+from keras_video import data, export, presets, zoo
 from keras_video.export import savedmodel
 
 from conftest import CLIP, TINY
@@ -217,10 +217,11 @@ def test_loader_errors_and_labels(tmp_path, rng):
     with pytest.raises(FileNotFoundError):
         export.load(tmp_path / "absent.onnx")
     (tmp_path / "m.pt").write_bytes(b"")
-    with pytest.raises(ValueError, match="expected a .keras"):
+    with pytest.raises(ValueError, match="expected a preset directory"):
         export.load(tmp_path / "m.pt")
-    model.save(tmp_path / "m.keras")
-    (tmp_path / "class_names.txt").write_text("\n".join(NAMES) + "\n")  # as training writes
+    presets.save(model, tmp_path / "preset", class_names=NAMES)
+    assert export.load(tmp_path / "preset").class_names == NAMES
+    presets.load(tmp_path / "preset").save(tmp_path / "m.keras")  # .keras keeps the preset
     assert export.load(tmp_path / "m.keras").class_names == NAMES
     with pytest.raises(ValueError, match="has no 'predictions' layer"):
         export.export_onnx(zoo.get("r2plus1d_18", include_top=False, **TINY),

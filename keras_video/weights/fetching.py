@@ -2,16 +2,32 @@
 converted Keras weights so that each conversion runs once per machine.
 
 `KERAS_VIDEO_WEIGHTS_MIRROR=/dir` makes every file come from `/dir/<filename>` (the names in
-`keras_video.weights.entry(model, name).files`) instead of the network, for machines without
+`keras_video.presets.get(name).weights.files`) instead of the network, for machines without
 internet.
 Downloads and converted weights live under `$KERAS_HOME` (default `~/.keras`), as Keras's own.
 """
+import dataclasses
 import hashlib
 import os
+import tempfile
+import warnings
+import zipfile
 
 import keras
+import numpy as np
 
 MIRROR_ENV = "KERAS_VIDEO_WEIGHTS_MIRROR"
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceFile:
+    """One upstream file. `sha256` is the full digest where it is published; otherwise
+    `sha256_prefix` is the digest prefix the publisher put in the file name (torchvision's and
+    OpenMMLab's convention); `filename` keeps same-named files of one model apart."""
+    url: str
+    filename: str
+    sha256: str = None
+    sha256_prefix: str = None
 
 
 def keras_home():
@@ -71,11 +87,35 @@ def fetch(source):
     return path
 
 
-def converted_path(entry):
-    """Where the converted Keras weights of a registry entry are cached. The name carries the
+def converted_path(name, files):
+    """Where the converted Keras weights of the preset `name` are cached. The name carries the
     digest of its first hashed file (I3D's `.index`, not its unhashed `.data`), so a changed
-    upstream file never reuses a stale conversion; entries with no digest (VMZ) cannot tell."""
-    digests = [f.sha256 or f.sha256_prefix for f in entry.files if f.sha256 or f.sha256_prefix]
+    upstream file never reuses a stale conversion; presets with no digest (VMZ) cannot tell."""
+    digests = [f.sha256 or f.sha256_prefix for f in files if f.sha256 or f.sha256_prefix]
     tag = (digests[0] if digests else "unhashed")[:8]
-    return os.path.join(keras_home(), "keras_video", "converted",
-                        f"{entry.model}_{entry.name}_{tag}.npz")
+    return os.path.join(keras_home(), "keras_video", "converted", f"{name}_{tag}.npz")
+
+
+def cached_arrays(name, files, convert):
+    """`{variable path: array}` from the conversion cache of preset `name`, made by `convert()`
+    on first use. The cache is written under a temporary name and renamed, so an interrupted
+    run leaves none; a cache file that cannot be read (damaged on disk) is rebuilt."""
+    path = converted_path(name, files)
+    if os.path.exists(path):
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                return dict(arrays)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            warnings.warn(f"{path} is damaged ({error}); converting the weights again")
+            os.remove(path)
+    arrays = {key: value for key, value in convert().items() if "seed_generator" not in key}
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, partial = tempfile.mkstemp(suffix=".npz", dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    return arrays

@@ -13,7 +13,6 @@ import re
 import numpy as np
 
 from keras_video.layers import InceptionBlock3D, ResidualBlock3D, SelfGating, SepConv3D, Unit3D
-from keras_video.weights.registry import CLASSIFIER_LAYERS
 
 _BN = ("weight", "bias", "running_mean", "running_var")
 
@@ -22,6 +21,7 @@ def _units(model, skip_gates=False):
     """Keras Unit3D layers in network order, and the classifier (conv or dense) if any; with
     `skip_gates`, S3D-G's gates are left out (they have no PyTorch counterpart)."""
     units, head = [], None
+    head_name = getattr(model, "classifier_layer", None)  # a zoo VideoModel names its head
 
     def visit(layer):
         if isinstance(layer, Unit3D):
@@ -40,7 +40,7 @@ def _units(model, skip_gates=False):
                 visit(sub)
 
     for layer in model.layers:
-        if layer.name in CLASSIFIER_LAYERS and layer.weights:
+        if layer.name == head_name and layer.weights:
             head = layer
         elif isinstance(layer, SelfGating) and skip_gates:
             continue
@@ -94,7 +94,7 @@ def load_state_dict(model, state_dict, skip_gates=False):
     and pytorchvideo's CSNs. Raises on any count or shape
     mismatch, leaving nothing unassigned; a model built with `include_top=False` takes the
     backbone and leaves the classifier out. `skip_gates=True` leaves S3D-G's gates to the
-    caller (see `converters.identity_gates`)."""
+    caller (see `keras_video.zoo.inception3d.checkpoints.identity_gates`)."""
     units, head = _units(model, skip_gates)
     state_dict = _shortcuts_last(state_dict)
     torch_units, rest = _torch_units(state_dict)

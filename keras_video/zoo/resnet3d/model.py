@@ -5,8 +5,8 @@ import keras
 
 from keras_video.layers import MaxPooling3D, ResidualBlock3D, Unit3D
 from keras_video.zoo import base
-from keras_video.zoo.registry import register
 
+CLASSIFIER_LAYER = "logits"
 CSN_DEPTHS = {26: (2, 2, 2, 2), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 
 
@@ -33,9 +33,9 @@ def resnet3d_backbone(x, *, stem, depths, middles, bottleneck, temporal_strides,
     return x
 
 
-def _resnet3d(registry_name, arch, include_top=True, weights=None, input_shape=None,
-              pooling=None, classes=400, classifier_activation="softmax", dropout_rate=None,
-              include_preprocessing=True, name=None, **kwargs):
+def _resnet3d(registry_name, arch, include_top=True, input_shape=None, pooling=None,
+              classes=400, classifier_activation="softmax", dropout_rate=None,
+              include_preprocessing=True, **kwargs):
     base.check_arguments(include_top, pooling, classes, input_shape)
     switches = base.merge_switches(registry_name, dict(
         bn_epsilon=arch["bn_epsilon"], bn_momentum=0.99, width_multiplier=1.0, min_width=8,
@@ -53,7 +53,7 @@ def _resnet3d(registry_name, arch, include_top=True, weights=None, input_shape=N
         x = base.predictions(x, classifier_activation)
     else:
         x = base.pool_features(x, pooling)
-    return base.make_model(inputs, x, name or registry_name, weights, registry_name)
+    return inputs, x
 
 
 _ARGS_DOC = """
@@ -64,11 +64,10 @@ _ARGS_DOC = """
 
 
 def _builder(registry_name, doc, **arch):
-    def build(**kwargs):
-        return _resnet3d(registry_name, arch, **kwargs)
-    build.__name__ = build.__qualname__ = registry_name
-    build.__doc__ = doc + _ARGS_DOC
-    return register(registry_name)(build)
+    last_block = f"res5_block{arch['depths'][-1] - 1}"
+    return base.builder(registry_name, lambda **kwargs: _resnet3d(registry_name, arch, **kwargs),
+                        doc + _ARGS_DOC, classifier_layer=CLASSIFIER_LAYER,
+                        feature_layer=last_block)
 
 
 TORCHVISION = dict(bottleneck=False, depths=(2, 2, 2, 2), temporal_strides=(1, 2, 2, 2),

@@ -1,5 +1,5 @@
 """Inception-v1 for images, as TF-slim's `inception_v1`: the 2D network that I3D, S3D and S3D-G
-are inflated from (`keras_video.weights.inflate`).
+are inflated from (`keras_video.zoo.inflate`).
 
 BatchNorm without scale (epsilon 1e-3), TF "SAME" padding, 1001 classes (0 is background), input
 RGB in [0, 255] normalised to [-1, 1]. Layer names are slim's scopes with `/` as `_`
@@ -7,7 +7,7 @@ RGB in [0, 255] normalised to [-1, 1]. Layer names are slim's scopes with `/` as
 """
 import keras
 
-from keras_video.zoo.inception3d import LAYOUT, MIXED
+from keras_video.zoo.inception3d.model import LAYOUT, MIXED
 
 
 def _unit(x, filters, kernel, name, strides=1, width=lambda w: w):

@@ -15,7 +15,6 @@ import keras
 from keras_video.layers import (AveragePooling3D, InceptionBlock3D, MaxPooling3D, SelfGating,
                                 SepConv3D, Unit3D)
 from keras_video.zoo import base
-from keras_video.zoo.registry import register
 
 # Widths of the Inception-v1 blocks: (b0, b1_reduce, b1, b2_reduce, b2, b3).
 MIXED = {
@@ -44,6 +43,7 @@ LAYOUT = ("Conv3d_1a_7x7", "MaxPool3d_2a_3x3", "Conv3d_2b_1x1", "Conv3d_2c_3x3",
 TEMPORAL_BLOCKS = ("Conv3d_1a_7x7", "Conv3d_2c_3x3") + tuple(MIXED)
 GATING_BLOCKS = TEMPORAL_BLOCKS[1:]
 FEATURES = 1024
+CLASSIFIER_LAYER, FEATURE_LAYER = "Logits_Conv3d_0c_1x1", "Mixed_5c"
 
 
 def _block_index(name, value, blocks):
@@ -127,9 +127,9 @@ DEFAULT_SWITCHES = dict(temporal_conv_startat="Conv3d_1a_7x7", temporal_conv_end
                         kernel_regularizer=None)
 
 
-def _inception3d(registry_name, style, switches, include_top=True, weights=None,
-                 input_shape=None, pooling=None, classes=400, classifier_activation="softmax",
-                 dropout_rate=None, include_preprocessing=True, name=None, **kwargs):
+def _inception3d(registry_name, style, switches, include_top=True, input_shape=None,
+                 pooling=None, classes=400, classifier_activation="softmax", dropout_rate=None,
+                 include_preprocessing=True, **kwargs):
     base.check_arguments(include_top, pooling, classes, input_shape)
     style_keys = ("separable", "padding", "bn_scale", "mean_std")
     config = base.merge_switches(registry_name, {**DEFAULT_SWITCHES, **switches,
@@ -143,21 +143,20 @@ def _inception3d(registry_name, style, switches, include_top=True, weights=None,
         x = inception3d_head(x, classes, rate, classifier_activation)
     else:
         x = base.pool_features(x, pooling)
-    return base.make_model(inputs, x, name or registry_name, weights, registry_name)
+    return inputs, x
 
 
 def _builder(registry_name, style, doc, **switches):
-    def build(**kwargs):
-        return _inception3d(registry_name, style, switches, **kwargs)
-    build.__name__ = build.__qualname__ = registry_name
-    build.__doc__ = doc + _ARGS_DOC
-    return register(registry_name)(build)
+    return base.builder(registry_name,
+                        lambda **kwargs: _inception3d(registry_name, style, switches, **kwargs),
+                        doc + _ARGS_DOC, classifier_layer=CLASSIFIER_LAYER,
+                        feature_layer=FEATURE_LAYER)
 
 
 _ARGS_DOC = """
 
-    Arguments follow `keras.applications`: include_top, weights (None, a registered name or a
-    .weights.h5 / .keras path), input_shape (frames, height, width, channels; default all None
+    Arguments follow `keras.applications`: include_top, weights (None, a registered weights
+    name, a preset directory or a .weights.h5 / .keras path), input_shape (frames, height, width, channels; default all None
     with 3 channels), pooling (None, "avg", "max"; include_top=False only), classes,
     classifier_activation, dropout_rate, include_preprocessing (input RGB in [0, 255]), name.
     Family switches: separable, padding, bn_scale, temporal_conv_startat, temporal_conv_endat,

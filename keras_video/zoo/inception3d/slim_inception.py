@@ -1,4 +1,4 @@
-"""TF-slim Inception-v1 ImageNet checkpoints -> `keras_video.zoo.inception_v1.InceptionV1`.
+"""TF-slim Inception-v1 ImageNet checkpoints -> `keras_video.zoo.InceptionV1`.
 
 Slim names its variables `InceptionV1/SCOPE/weights` and `.../BatchNorm/{beta,moving_mean,
 moving_variance}` (no gamma), the classifier `InceptionV1/Logits/Conv2d_0c_1x1/{weights,biases}`;

@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 
 from keras_video import zoo
-from keras_video.weights import deepmind_i3d
+from keras_video.zoo.inception3d import deepmind_i3d
 
 from conftest import fixtures_or_skip
 

@@ -5,8 +5,10 @@ import numpy as np
 import PIL.Image
 import pytest
 
-from keras_video import zoo
-from keras_video.weights import converters, fetching, pytorch_models, registry, torch_files
+from keras_video import presets, zoo
+from keras_video.weights import fetching, torch_files
+from keras_video.weights import torch_state_dicts as pytorch_models
+from keras_video.zoo.inception3d import checkpoints
 
 from conftest import fixtures_or_skip
 from torch_reference import run_torch
@@ -75,7 +77,7 @@ def test_computes_torchvisions_function(name, size, last, tmp_path):
     if name == "s3d":  # weights="kinetics400" of S3D-G: S3D's weights with identity gates
         s3dg = zoo.S3DG(input_shape=shape, include_preprocessing=False,
                         classifier_activation=None)
-        converters.s3dg_from_s3d_state_dict(s3dg, tmp_path / "model.pth")
+        checkpoints.load_s3d_into_s3dg(s3dg, tmp_path / "model.pth")
         np.testing.assert_array_equal(s3dg(video), model(video))
     backbone = zoo.get(name, include_top=False, input_shape=shape,
                        include_preprocessing=False)
@@ -114,9 +116,9 @@ def test_state_dict_mismatches_are_reported(rng):
 def test_s3d_kinetics400_gives_the_published_top5():
     """The real torchvision S3D weights on kylemin/S3D's sample clip (all 100 frames, RGB in
     [-1, 1], no resize): the published top-5 classes and probabilities."""
-    entry = registry.get("s3d", "kinetics400")
+    entry = presets.get("s3d.kinetics400")
     try:
-        fetching.fetch(entry.files[0])
+        fetching.fetch(entry.weights.files[0])
     except (OSError, FileNotFoundError) as error:
         pytest.skip(f"the S3D weights cannot be had here: {error}")
     folder = fixtures_or_skip("s3d-sample", "sample")
@@ -124,7 +126,7 @@ def test_s3d_kinetics400_gives_the_published_top5():
                        for i in range(1, 101)]).astype("float32")
     model = zoo.S3D(weights="kinetics400", include_preprocessing=False)
     probabilities = np.asarray(model(frames[None] * 2 / 255 - 1))[0]
-    names = entry.class_names_list()
+    names = entry.class_names
     top5 = np.argsort(probabilities)[::-1][:5]
     assert [names[i] for i in top5] == ["riding a bike", "biking through snow",
                                         "riding mountain bike", "riding unicycle",
