@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_video import weights
+from keras_video import zoo
 
 import inception_reference as reference
 from conftest import TINY, fixtures_or_skip
@@ -96,7 +96,7 @@ CASES = [("rgb_imagenet", "prefix"), ("flow_scratch", "index"), ("rgb_scratch_ki
 
 @pytest.mark.parametrize("checkpoint,given_as", CASES)
 def test_converted_i3d_computes_the_reference(checkpoint, given_as, tmp_path, rng):
-    """A tiny-width I3D from `weights.convert` gives the reference's logits to 1e-4 of their
+    """A tiny-width I3D from `zoo.convert` gives the reference's logits to 1e-4 of their
     range (and Mixed_5c features, which say where a failure starts, to 1e-3): RGB in [0, 255]
     through our preprocessing (the reference takes x / 127.5 - 1), optical flow in [-1, 1]."""
     channels, classes = _channels_classes(checkpoint)
@@ -106,7 +106,7 @@ def test_converted_i3d_computes_the_reference(checkpoint, given_as, tmp_path, rn
     normalised = clips / 127.5 - 1 if rgb else clips
     path = _checkpoint(tmp_path, rng, checkpoint, normalised, _tiny)
     given = {"prefix": path, "index": f"{path}.index", "folder": tmp_path}[given_as]
-    model = weights.convert(given, "i3d", classes=classes, input_shape=CLIP + (channels,),
+    model = zoo.convert(given, "i3d", classes=classes, input_shape=CLIP + (channels,),
                             include_preprocessing=rgb, classifier_activation=None, **TINY)
     _compare(model, path, checkpoint, clips[:1].astype("float32"), normalised[:1], _tiny)
 
@@ -117,6 +117,6 @@ def test_full_size_converted_i3d_computes_the_reference(tmp_path, rng):
     clips = rng.uniform(0, 255, (4,) + CLIP + (3,))
     normalised = clips / 127.5 - 1
     path = _checkpoint(tmp_path, rng, "rgb_imagenet", normalised, lambda w: w)
-    model = weights.convert(path, "i3d", input_shape=CLIP + (3,), classifier_activation=None)
+    model = zoo.convert(path, "i3d", input_shape=CLIP + (3,), classifier_activation=None)
     _compare(model, path, "rgb_imagenet", clips[:1].astype("float32"), normalised[:1],
              lambda w: w)

@@ -10,7 +10,7 @@ import textwrap
 import keras
 import numpy as np
 
-from keras_video import weights
+from keras_video import zoo
 from keras_video.weights import torch_files
 
 from torch_reference import run_torch
@@ -99,7 +99,7 @@ def test_converted_ip_csn_26_computes_vmzs_network(tmp_path):
     keys = list(torch_files.read_state_dict(path))
     assert keys[:2] == ["stem.0.weight", "stem.1.weight"] and keys[-1] == "fc.bias"
     assert "layer2.0.conv2.0.2.weight" in keys and "layer2.0.downsample.1.running_var" in keys
-    model = weights.convert(path, "ip_csn_26", input_shape=CLIP + (3,),
+    model = zoo.convert(path, "ip_csn_26", input_shape=CLIP + (3,),
                             include_preprocessing=False, classifier_activation=None)
     io = np.load(tmp_path / "io.npz")
     got_features, got_logits = keras.Model(model.input, [model.get_layer("res5_block1").output,

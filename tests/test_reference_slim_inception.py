@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from keras_video import zoo
-from keras_video.weights import inflate, slim_inception
-from keras_video.zoo.inception_v1 import InceptionV1
+from keras_video.zoo import InceptionV1, inflate
+from keras_video.zoo.inception3d import slim_inception
 
 import inception_reference as reference
 from conftest import TINY
