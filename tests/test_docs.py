@@ -15,7 +15,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _models_page():
-    spec = importlib.util.spec_from_file_location("models_page", ROOT / "scripts" / "models_page.py")
+    path = ROOT / "scripts" / "models_page.py"
+    spec = importlib.util.spec_from_file_location("models_page", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
