@@ -5,6 +5,9 @@ import re
 from setuptools import find_packages, setup
 
 HERE = pathlib.Path(__file__).parent
+# MkDocs 1.6 is the first to validate anchors (mkdocs.yml); the upper bounds keep to the major
+# versions the site is built and tested with.
+DOCS = ["mkdocs>=1.6,<2", "mkdocs-material>=9.5,<10", "mkdocstrings[python]>=1.0"]
 VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "keras_video" / "version.py").read_text()).group(1)
 
 setup(
@@ -34,10 +37,12 @@ setup(
         "convert": ["torch", "torchvision"],
         # The TFRecord conversion on Dataflow / Flink / Spark; [tfrecord] brings the CRC32C.
         "beam": ["apache-beam[tfrecord]"],
+        # The documentation site (mkdocs.yml); tests/test_docs.py builds it in strict mode.
+        "docs": DOCS,
         # pytest-xdist: two test processes, since most test time is single-threaded tracing.
         # import-linter: the layering contract (.importlinter) is a test.
         "test": ["pytest", "pytest-timeout", "pytest-xdist", "tf2onnx", "onnxruntime", "ai-edge-litert",
-                 "tensorflow-serving-api", "apache-beam[tfrecord]", "import-linter"],
+                 "tensorflow-serving-api", "apache-beam[tfrecord]", "import-linter"] + DOCS,
     },
     py_modules=["keras_video_cli"],  # the console command (see its docstring)
     entry_points={"console_scripts": ["keras-video=keras_video_cli:run"]},

@@ -28,7 +28,7 @@ from keras_video.data.synthetic import ORBIT_CLASSES
 # BatchNorm momentum 0.9, not Keras' 0.99: in a few hundred steps the network changes faster than
 # a 100-step average follows, and the inference-mode statistics lagged (one run: training
 # accuracy 0.94 in its last epoch, held-out 0.70).
-# README "The demo" has the measurements; benchmarks/demo_recipe.py reruns them.
+# docs/benchmarks.md ("The demo") has the measurements; benchmarks/demo_recipe.py reruns them.
 DEMO = dict(frames=16, size=32, train_per_class=400, test_per_class=50, epochs=8, batch_size=32,
             width_multiplier=0.125, min_width=8, bn_momentum=0.9, learning_rate=1e-2,
             weight_decay=0.05, classes=ORBIT_CLASSES)

@@ -8,9 +8,11 @@ class SelfGating(keras.layers.Layer):
     """`y = sigmoid(W . mean_{t,h,w}(x) + b) * x`, one gate per channel and clip.
 
     As TF-slim's `s3dg.self_gating`: spatiotemporal average pooling, a 1x1x1 conv (a dense layer
-    on the pooled vector; kernel `(C, C)`), sigmoid, multiply. Slim's conv has no bias; the bias
-    here (on by default) lets a gate start as the identity (`W = 0`, large `b`), so that S3D
-    weights load into S3D-G unchanged in function.
+    on the pooled vector; kernel `(C, C)`), sigmoid, multiply. Slim's conv has no bias; this
+    one has a bias by default (`use_bias=False` gives slim's form), which S3D-G's registered
+    weights expect: they are S3D's with every gate at `sigmoid(0) = 0.5` and the BatchNorm
+    before it doubled, so the network computes S3D's function (`identity_gates` in
+    `keras_video.weights.converters`).
     """
 
     def __init__(self, use_bias=True, kernel_initializer=None, kernel_regularizer=None,
