@@ -33,7 +33,7 @@ END = "<!-- /models-table -->"
 def registered_models():
     """`[{"name", "builder", "family", "summary", "weights"}]` of every registered model: the
     one function that reads the model and weights registries."""
-    from keras_video import weights, zoo
+    from keras_video import presets, zoo
     public = {id(obj): attr for attr, obj in vars(zoo).items() if hasattr(obj, "registry_name")}
     models = []
     for name in zoo.list_models():
@@ -44,7 +44,7 @@ def registered_models():
             # keras_video.zoo.<family>[.module]: the family is the zoo subpackage or module.
             "family": builder.__module__.split(".")[2],
             "summary": " ".join((inspect.getdoc(builder) or "").split("\n\n")[0].split()),
-            "weights": weights.available(name),
+            "weights": presets.available(name),
         })
     return sorted(models, key=lambda m: (m["family"], _natural(m["name"])))
 

@@ -73,6 +73,7 @@ def builder(registry_name, build_graph, doc, *, classifier_layer, feature_layer)
         return presets.apply_weights(model, weights)
 
     build.__name__ = build.__qualname__ = registry_name
+    build.__module__ = build_graph.__module__  # the family's module
     build.__doc__ = doc
     return register(registry_name)(build)
 
