@@ -34,8 +34,9 @@ setup(
         # The TFRecord conversion on Dataflow / Flink / Spark; [tfrecord] brings the CRC32C.
         "beam": ["apache-beam[tfrecord]"],
         # pytest-xdist: two test processes, since most test time is single-threaded tracing.
-        "test": ["pytest", "pytest-timeout", "pytest-xdist", "tf2onnx", "onnxruntime", "ai-edge-litert",
-                 "tensorflow-serving-api", "apache-beam[tfrecord]"],
+        # hypothesis: the property-based tests of the .pth reader.
+        "test": ["pytest", "pytest-timeout", "pytest-xdist", "hypothesis", "tf2onnx", "onnxruntime",
+                 "ai-edge-litert", "tensorflow-serving-api", "apache-beam[tfrecord]"],
     },
     entry_points={"console_scripts": ["keras-video=keras_video.cli:run"]},
     classifiers=[
