@@ -102,29 +102,31 @@ def _rebuild_tensor(storage, offset, size, stride, *_):
     only once the size, stride and offset are known to stay inside the storage."""
     if type(storage) is not _Storage:
         raise UnsafeCheckpointError(f"a tensor is built on {_short(storage)}, not on a storage")
-    where = (f"the tensor of size {_short(size)}, stride {_short(stride)} and offset "
-             f"{_short(offset)} in {storage!r}")
+
+    def refuse(why):
+        return UnsafeCheckpointError(f"the tensor of size {_short(size)}, stride "
+                                     f"{_short(stride)} and offset {_short(offset)} in "
+                                     f"{storage!r}{why}")
+
     if not (_is_index_tuple(size) and _is_index_tuple(stride) and len(size) == len(stride)
             and len(size) <= _MAX_DIMS):
-        raise UnsafeCheckpointError(f"{where}: size and stride must be tuples of as many "
-                                    f"non-negative ints (at most {_MAX_DIMS})")
+        raise refuse(f": size and stride must be tuples of as many non-negative ints (at most "
+                     f"{_MAX_DIMS})")
     if type(offset) is not int or offset < 0:
-        raise UnsafeCheckpointError(f"{where}: the offset must be a non-negative int")
+        raise refuse(": the offset must be a non-negative int")
     array = storage.array
     count = math.prod(size)  # Python ints: nothing below can overflow
     if count == 0:  # reads nothing, whatever its offset and strides (torch's rule too)
         if math.prod(n for n in size if n) * array.itemsize > sys.maxsize:
-            raise UnsafeCheckpointError(f"{where}: the shape is too large for numpy")
+            raise refuse(": the shape is too large for numpy")
         return np.empty(size, array.dtype)
     last = offset + sum((n - 1) * s for n, s in zip(size, stride))
     if last >= array.size:
-        raise UnsafeCheckpointError(f"{where} reaches element {last}, but the storage holds "
-                                    f"{array.size}")
+        raise refuse(f" reaches element {last}, but the storage holds {array.size}")
     if count > array.size:  # only overlapping strides (torch's expand) get here
-        raise UnsafeCheckpointError(
-            f"{where} has {count} elements, more than its storage's {array.size}: tensors "
-            "that repeat elements are not read, since a small file could then ask for any "
-            "amount of memory. Save it .contiguous().")
+        raise refuse(f" has {count} elements, more than its storage's {array.size}: tensors "
+                     "that repeat elements are not read, since a small file could then ask "
+                     "for any amount of memory. Save it .contiguous().")
     # A dimension of length 1 never steps: its stride (which may be anything) is not used.
     strides = tuple(s * array.itemsize if n > 1 else 0 for n, s in zip(size, stride))
     return np.lib.stride_tricks.as_strided(array[offset:], size, strides, writeable=False)
