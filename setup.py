@@ -40,9 +40,11 @@ setup(
         # The documentation site (mkdocs.yml); tests/test_docs.py builds it in strict mode.
         "docs": DOCS,
         # pytest-xdist: two test processes, since most test time is single-threaded tracing.
-        # import-linter: the layering contract (.importlinter) is a test.
-        "test": ["pytest", "pytest-timeout", "pytest-xdist", "tf2onnx", "onnxruntime", "ai-edge-litert",
-                 "tensorflow-serving-api", "apache-beam[tfrecord]", "import-linter"] + DOCS,
+        # import-linter: the layering contract (.importlinter) is a test; hypothesis: the
+        # property-based tests of the .pth reader.
+        "test": ["pytest", "pytest-timeout", "pytest-xdist", "hypothesis", "tf2onnx", "onnxruntime",
+                 "ai-edge-litert", "tensorflow-serving-api", "apache-beam[tfrecord]",
+                 "import-linter"] + DOCS,
     },
     py_modules=["keras_video_cli"],  # the console command (see its docstring)
     entry_points={"console_scripts": ["keras-video=keras_video_cli:run"]},

@@ -7,9 +7,12 @@ internet.
 Downloads and converted weights live under `$KERAS_HOME` (default `~/.keras`), as Keras's own.
 """
 import dataclasses
+import glob
 import hashlib
+import json
 import os
 import tempfile
+import time
 import warnings
 import zipfile
 
@@ -17,6 +20,7 @@ import keras
 import numpy as np
 
 MIRROR_ENV = "KERAS_VIDEO_WEIGHTS_MIRROR"
+STALE_PART_SECONDS = 3600  # a `.part` file untouched this long belongs to no live download
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,23 +46,75 @@ def sha256_of(path):
     return digest.hexdigest()
 
 
-def _check_hash(path, source, where):
+def _hash_mismatch(path, source, shown_as):
+    """What is wrong with `path`'s sha256 (the file called `shown_as` in the message), or
+    None when it is the published file or no digest is published."""
     if not (source.sha256 or source.sha256_prefix):
-        return
+        return None
     actual = sha256_of(path)
     expected = source.sha256 or source.sha256_prefix
-    if not actual.startswith(expected):
-        raise ValueError(
-            f"sha256 mismatch for {path} ({where}): expected {expected}"
+    if actual.startswith(expected):
+        return None
+    return (f"sha256 mismatch for {shown_as}: expected {expected}"
             f"{'' if source.sha256 else '... (the prefix its publisher put in the file name)'}, "
-            f"got {actual}. The file is incomplete, corrupted or not the published one: delete "
-            f"it and try again{', or replace the mirror copy' if where == 'mirror' else ''} "
-            f"(it comes from {source.url}).")
+            f"got {actual}. The file is incomplete, corrupted or not the published one "
+            f"(it comes from {source.url})")
+
+
+def _record_path(path):
+    return path + ".download.json"
+
+
+def _is_complete(path, source):
+    """Whether a file in the downloads folder is a finished download of `source`: its digest
+    where one is published, else the record written when its download finished (url and
+    size), since Keras's get_file would return any file of that name, even the part left by
+    a killed download."""
+    if not os.path.isfile(path):
+        return False
+    if source.sha256 or source.sha256_prefix:
+        return _hash_mismatch(path, source, path) is None
+    try:
+        with open(_record_path(path)) as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return record == {"url": source.url, "size": os.path.getsize(path)}
+
+
+def _download(source, path):
+    """Downloads `source` to `path`: under a temporary name in the same folder, renamed only
+    once complete and checked, so that an interrupted download is never taken for the file."""
+    folder = os.path.dirname(path)
+    fd, partial = tempfile.mkstemp(prefix=f"{source.filename}.", suffix=".part", dir=folder)
+    os.close(fd)
+    try:
+        try:
+            keras.utils.get_file(os.path.basename(partial), source.url, cache_dir=folder,
+                                 cache_subdir="", force_download=True)
+        except Exception as error:
+            raise OSError(f"could not download {source.url}: {error}. Without internet, put "
+                          f"the file in a folder and set {MIRROR_ENV} to it.") from error
+        mismatch = _hash_mismatch(partial, source, f"{path} (download)")
+        if mismatch:
+            raise ValueError(f"{mismatch}: it was not kept; try again.")
+        os.replace(partial, path)
+        with open(_record_path(path), "w") as f:
+            json.dump({"url": source.url, "size": os.path.getsize(path)}, f)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    # What downloads killed before their cleanup left (a live download writes all the time).
+    for stale in glob.glob(glob.escape(path) + ".*.part"):
+        if time.time() - os.path.getmtime(stale) > STALE_PART_SECONDS:
+            os.remove(stale)
 
 
 def fetch(source):
     """Local path of an upstream file: from the mirror directory if `KERAS_VIDEO_WEIGHTS_MIRROR`
-    is set, else downloaded once into the Keras cache. Either way its hash is checked."""
+    is set, else downloaded once into the Keras cache. Either way its hash is checked where one
+    is published; a download is kept only once complete, and one that is not (a killed run's,
+    a truncated file) is downloaded again."""
     mirror = os.environ.get(MIRROR_ENV)
     if mirror:
         path = os.path.join(mirror, source.filename)
@@ -67,23 +123,14 @@ def fetch(source):
                 f"{MIRROR_ENV}={mirror} but {source.filename} is not there. Download it from "
                 f"{source.url} on a machine with internet and copy it into {mirror} under that "
                 f"name, or unset {MIRROR_ENV} to download it here.")
-        _check_hash(path, source, "mirror")
+        mismatch = _hash_mismatch(path, source, f"{path} (mirror)")
+        if mismatch:
+            raise ValueError(f"{mismatch}: replace the mirror copy.")
         return path
-    downloads = os.path.join("keras_video", "downloads")
-    path = os.path.join(keras_home(), downloads, source.filename)  # where get_file puts it
-    os.makedirs(os.path.dirname(path), exist_ok=True)  # else get_file falls back to /tmp/.keras
-    try:
-        path = keras.utils.get_file(source.filename, source.url, file_hash=source.sha256,
-                                    cache_dir=keras_home(), cache_subdir=downloads)
-    except ValueError as error:  # Keras's hash error names neither the file nor the hash
-        if os.path.exists(path):
-            _check_hash(path, source, "download")
-        raise error
-    except Exception as error:
-        raise OSError(f"could not download {source.url}: {error}. Without internet, put the "
-                      f"file in a folder and set {MIRROR_ENV} to it.") from error
-    if not source.sha256:  # get_file checked a full digest; a file-name prefix is ours to check
-        _check_hash(path, source, "download")
+    path = os.path.join(keras_home(), "keras_video", "downloads", source.filename)
+    if not _is_complete(path, source):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        _download(source, path)
     return path
 
 
