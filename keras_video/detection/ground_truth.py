@@ -8,7 +8,8 @@ The pickles hold one dict:
   x2, y2, one row per frame, frames numbered from 1.
 - `nframes`: {video: number of frames}; `resolution`: {video: (height, width)}.
 - `train_videos`, `test_videos`: one list of video names per split (JHMDB-21 has 3, UCF101-24
-  one). A video name is a path below the frame root, e.g. `brush_hair/April_09_brush_hair_u_nm_np1_ba_goo_0`.
+  one). A video name is a path below the frame root, e.g.
+  `brush_hair/April_09_brush_hair_u_nm_np1_ba_goo_0`.
 
 Boxes are continuous pixel coordinates: a box covers [x1, x2] x [y1, y2] of the picture
 [0, width] x [0, height] and its area is (x2 - x1) (y2 - y1), with no "+1".
@@ -110,6 +111,12 @@ def _whole(value, what):
     return int(number)
 
 
+def _tube_list(tubes, where):
+    if isinstance(tubes, (np.ndarray, str)) or not isinstance(tubes, collections.abc.Sequence):
+        raise ValueError(f"{where}: expected a list of tubes, got {type(tubes).__name__}")
+    return tubes
+
+
 def _tube_array(tube, where):
     tube = np.array(tube, dtype=np.float64)
     if tube.ndim != 2 or tube.shape[1] != 5 or not len(tube):
@@ -168,7 +175,8 @@ class GroundTruth:
                                      f"{len(labels)} labels (0..{len(labels) - 1})")
                 checked = tuple(_checked_tube(tube, f"video {video!r}, label {label}, tube {i}",
                                               num_frames[video], resolution[video])
-                                for i, tube in enumerate(video_tubes))
+                                for i, tube in enumerate(_tube_list(
+                                    video_tubes, f"video {video!r}, label {label}")))
                 if checked:
                     tubes[video][label] = checked
         for name, splits in (("train_videos", train), ("test_videos", test)):
@@ -264,8 +272,9 @@ def _checked_tube(tube, where, num_frames, resolution):
     tube = _tube_array(tube, where)
     frames, (x1, y1, x2, y2) = tube[:, 0], tube[:, 1:].T
     height, width = resolution
-    if not (frames == np.round(frames)).all():
-        raise ValueError(f"{where}: frame numbers must be whole, got {frames[frames != np.round(frames)][0]}")
+    fractional = frames != np.round(frames)
+    if fractional.any():
+        raise ValueError(f"{where}: frame numbers must be whole, got {frames[fractional][0]}")
     if (np.diff(frames) <= 0).any():
         at = int(np.flatnonzero(np.diff(frames) <= 0)[0])
         raise ValueError(f"{where}: frames must increase, but frame {frames[at]:g} is followed "
@@ -299,13 +308,13 @@ def _repaired(tubes, num_frames, resolution, source):
         except (KeyError, TypeError, ValueError):
             repaired[video] = by_label
             continue
-        if not isinstance(by_label, collections.abc.Mapping):
+        if frames_in_video < 1 or not isinstance(by_label, collections.abc.Mapping):
             repaired[video] = by_label
             continue
         repaired[video] = {}
         for label, video_tubes in by_label.items():
             kept = []
-            for i, tube in enumerate(video_tubes):
+            for i, tube in enumerate(_tube_list(video_tubes, f"video {video!r}, label {label}")):
                 tube = _tube_array(tube, f"video {video!r}, label {label}, tube {i}")
                 frames = tube[:, 0]
                 boxes = np.clip(tube[:, 1:], 0, [width, height, width, height])

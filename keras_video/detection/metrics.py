@@ -32,9 +32,8 @@ VIDEO_THRESHOLDS = "0.5:0.95"
 
 def _iou(a, b):
     """Element-wise IoU of broadcastable box arrays (..., 4)."""
-    width = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
-    height = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0,
-                     None)
+    width = np.maximum(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0)
+    height = np.maximum(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0)
     inter = width * height
     union = ((a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
              + (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1]) - inter)
@@ -102,30 +101,31 @@ def iou_thresholds(iou):
     return thresholds
 
 
-def _true_positives(keys, scores, overlaps, thresholds):
+def _true_positives(keys, scores, truth, overlaps, thresholds):
     """Whether each detection, in rank order (descending score, ties in input order), is a
-    true positive at each threshold: (len(thresholds), N). `overlaps(key, indices)` gives the
-    IoU matrix of the detections at `indices` (all with `key`) against the ground truth of
-    `key`, or None where `key` has none."""
+    true positive at each threshold: (len(thresholds), N). `truth`: the keys that have ground
+    truth; `overlaps(indices)`: for each detection at `indices`, the list of its IoUs with the
+    ground-truth objects of its key. The matching loop runs on Python lists: a key holds a
+    handful of objects, where numpy's cost per call would dominate."""
     order = np.argsort(-np.asarray(scores, np.float64), kind="stable")
     ranked = np.asarray(keys)[order]
     hits = np.zeros((len(thresholds), len(order)), bool)
-    by_key = np.argsort(ranked, kind="stable")  # rank positions grouped by key, in rank order
-    starts = np.flatnonzero(np.r_[True, ranked[by_key][1:] != ranked[by_key][:-1]])
-    for positions in np.split(by_key, starts[1:]) if len(order) else ():
-        matrix = overlaps(ranked[positions[0]], order[positions])
-        if matrix is None:
-            continue
+    found = np.flatnonzero(np.isin(ranked, np.fromiter(truth, np.int64)))
+    groups = {}  # key -> [(rank position, IoUs)] in rank order
+    for position, key, row in zip(found.tolist(), ranked[found].tolist(),
+                                  overlaps(order[found])):
+        groups.setdefault(key, []).append((position, row))
+    for group in groups.values():
         for t, threshold in enumerate(thresholds):
-            free = np.ones(matrix.shape[1], bool)
-            for row, position in zip(matrix, positions):
-                candidates = np.where(free, row, -1.0)
-                best = int(np.argmax(candidates))
-                if candidates[best] >= threshold:
+            free = [True] * len(group[0][1])
+            for position, row in group:
+                best, best_iou = None, -1.0
+                for j, value in enumerate(row):
+                    if free[j] and value > best_iou:
+                        best, best_iou = j, value
+                if best is not None and best_iou >= threshold:
                     hits[t, position] = True
                     free[best] = False
-                    if not free.any():
-                        break
     return hits
 
 
@@ -155,12 +155,20 @@ def _class_aps(gt_boxes, det_classes, det_keys, det_scores, det_boxes, classes, 
         if not truth:
             continue
         mine = np.flatnonzero(det_classes == c)
-        boxes = det_boxes[mine]
+        keys, boxes = det_keys[mine], det_boxes[mine]
+        # Every key's boxes padded to the most any key has: one IoU call for all detections.
+        truth_keys = np.array(sorted(truth), np.int64)
+        counts = np.array([len(truth[k]) for k in truth_keys.tolist()])
+        padded = np.zeros((len(truth_keys), counts.max(), 4))
+        for i, k in enumerate(truth_keys.tolist()):
+            padded[i, :counts[i]] = truth[k]
 
-        def overlaps(key, indices, truth=truth, boxes=boxes):
-            return box_iou(boxes[indices], truth[key]) if key in truth else None
+        def overlaps(indices):
+            slots = np.searchsorted(truth_keys, keys[indices])
+            matrix = _iou(boxes[indices][:, None], padded[slots])
+            return [row[:n] for row, n in zip(matrix.tolist(), counts[slots].tolist())]
 
-        hits = _true_positives(det_keys[mine], det_scores[mine], overlaps, thresholds)
+        hits = _true_positives(keys, det_scores[mine], truth, overlaps, thresholds)
         count = sum(len(b) for b in truth.values())
         result[c] = [average_precision(h, count) for h in hits]
     return result
@@ -301,13 +309,11 @@ def video_ap(ground_truth, tubes, iou=0.5, split=0):
             continue
         mine = np.flatnonzero(labels == c)
 
-        def overlaps(key, indices, truth=truth, mine=mine):
-            if key not in truth:
-                return None
-            return np.array([[tube_iou(arrays[mine[i]], g) for g in truth[key]]
-                             for i in indices])
+        def overlaps(indices):
+            return [[tube_iou(arrays[mine[i]], g) for g in truth[video_index[mine[i]]]]
+                    for i in indices]
 
-        hits = _true_positives(video_index[mine], scores[mine], overlaps, thresholds)
+        hits = _true_positives(video_index[mine], scores[mine], truth, overlaps, thresholds)
         count = sum(len(t) for t in truth.values())
         per_class[gt.labels[c]] = [average_precision(h, count) for h in hits]
     return _summary(list(gt.labels), per_class, thresholds)

@@ -19,10 +19,11 @@ only on the detections and their order. No temporal trimming (the label-consiste
 pass of Singh et al.) is done: a tube ends where the linking stops.
 """
 import collections
+import itertools
 
 import numpy as np
 
-from keras_video.detection.metrics import _detection_rows, box_iou, tube_iou
+from keras_video.detection.metrics import _detection_rows, tube_iou
 
 
 class Tube(collections.namedtuple("Tube", "video label score boxes")):
@@ -31,52 +32,71 @@ class Tube(collections.namedtuple("Tube", "video label score boxes")):
     __slots__ = ()
 
 
+def _runs(rows, column):
+    """(value, rows) for each run of equal values in `column` of `rows` sorted by it."""
+    values, starts = np.unique(rows[:, column], return_index=True)
+    return [(value, rows[start:end])
+            for value, start, end in zip(values, starts, np.r_[starts[1:], len(rows)])]
+
+
+def _overlap(a, b):
+    """`metrics.box_iou` of two boxes given as Python floats: linking compares a few boxes at
+    a time, millions of times on UCF101-24, where numpy's cost per call would dominate."""
+    width, height = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
 def _nms(boxes, threshold, top_k):
-    """Indices kept by greedy non-maximum suppression of boxes sorted by descending score."""
-    keep, alive = [], np.ones(len(boxes), bool)
-    overlaps = box_iou(boxes, boxes)
-    for i in range(len(boxes)):
-        if alive[i]:
-            keep.append(i)
-            if len(keep) == top_k:
+    """Greedy non-maximum suppression of [(score, box)] sorted by descending score."""
+    kept = []
+    for score, box in boxes:
+        if all(_overlap(box, other) <= threshold for _, other in kept):
+            kept.append((score, box))
+            if len(kept) == top_k:
                 break
-            alive &= overlaps[i] <= threshold
-    return keep
+    return kept
 
 
 def _build(video, label, links):
-    """The `Tube` of `links`, [(frame, box, score)] in frame order, with boxes interpolated
+    """The `Tube` of `links`, [(frame, score, box)] in frame order, with boxes interpolated
     between linked frames."""
     frames = np.array([f for f, _, _ in links], np.float64)
-    boxes = np.array([b for _, b, _ in links], np.float64)
+    boxes = np.array([b for _, _, b in links], np.float64)
     every = np.arange(frames[0], frames[-1] + 1)
     dense = np.stack([every] + [np.interp(every, frames, boxes[:, k]) for k in range(4)], axis=1)
-    return Tube(video, label, float(np.mean([s for _, _, s in links])), dense)
+    return Tube(video, label, float(np.mean([s for _, s, _ in links])), dense)
 
 
-def _link(candidates_by_frame, iou):
-    """Greedy linking of one video and class: [(frame, boxes (K, 4), scores (K,))] in frame
-    order, each frame's boxes by descending score -> lists of (frame, box, score)."""
-    open_tubes, closed = [], []
-    for frame, boxes, scores in candidates_by_frame:
-        free = np.ones(len(boxes), bool)
-        if open_tubes:
-            open_tubes.sort(key=lambda links: -np.mean([s for _, _, s in links]))
-            overlaps = (box_iou(np.array([links[-1][1] for links in open_tubes]), boxes)
-                        if len(boxes) else np.zeros((len(open_tubes), 0)))
-            still_open = []
-            for links, row in zip(open_tubes, overlaps):
-                matches = np.flatnonzero(free & (row >= iou))
-                if len(matches):
-                    best = int(matches[0])  # boxes are by descending score
-                    links.append((frame, boxes[best], float(scores[best])))
-                    free[best] = False
-                    still_open.append(links)
-                else:
-                    closed.append(links)
-            open_tubes = still_open
-        open_tubes += [[(frame, boxes[i], float(scores[i]))] for i in np.flatnonzero(free)]
-    return closed + open_tubes
+def _link(candidates, iou):
+    """Greedy linking of one video and class. `candidates`: [(grid position, frame, [(score,
+    box)] by descending score)] in frame order, for the grid frames where the class has boxes
+    (at the others every open tube closes). Returns lists of (frame, score, box)."""
+    open_tubes, closed, previous = [], [], None  # a tube: [sum of its scores, links]
+    for position, frame, boxes in candidates:
+        if previous is not None and position > previous + 1:
+            closed += open_tubes  # a grid frame without this class came in between
+            open_tubes = []
+        previous = position
+        free = [True] * len(boxes)
+        open_tubes.sort(key=lambda t: -t[0] / len(t[1]))
+        still_open = []
+        for tube in open_tubes:
+            last = tube[1][-1][2]
+            best = next((i for i, (_, box) in enumerate(boxes)
+                         if free[i] and _overlap(last, box) >= iou), None)
+            if best is None:
+                closed.append(tube)
+                continue
+            free[best] = False
+            tube[0] += boxes[best][0]
+            tube[1].append((frame, *boxes[best]))
+            still_open.append(tube)
+        open_tubes = still_open + [[score, [(frame, score, box)]]
+                                   for (score, box), unused in zip(boxes, free) if unused]
+    return [links for _, links in closed + open_tubes]
 
 
 def _suppress(tubes, threshold):
@@ -107,21 +127,15 @@ def link_tubes(detections, iou=0.5, nms_iou=0.6, top_k=10, min_length=15, tube_n
     rows = _detection_rows(detections)
     rows = rows[np.lexsort((-rows[:, 3], rows[:, 1], rows[:, 2], rows[:, 0]))]  # stable
     result = []
-    for video in np.unique(rows[:, 0]):
-        in_video = rows[rows[:, 0] == video]
-        grid = np.unique(in_video[:, 1])
-        for label in np.unique(in_video[:, 2]):
-            mine = in_video[in_video[:, 2] == label]
-            starts = np.searchsorted(mine[:, 1], grid, side="left")
-            ends = np.searchsorted(mine[:, 1], grid, side="right")
-            candidates = []
-            for frame, start, end in zip(grid, starts, ends):
-                frame_rows = mine[start:end]
-                keep = _nms(frame_rows[:, 4:], nms_iou, int(top_k))
-                candidates.append((frame, frame_rows[keep, 4:], frame_rows[keep, 3]))
-            tubes = [_build(int(video), int(label), links)
-                     for links in _link(candidates, iou)]
-            tubes = [t for t in tubes if len(t.boxes) >= min_length]
+    for video, in_video in _runs(rows, 0):
+        grid = {frame: position for position, frame in enumerate(np.unique(in_video[:, 1]))}
+        for label, mine in _runs(in_video, 2):
+            candidates = []  # in frame order, each frame by descending score
+            for frame, frame_rows in itertools.groupby(mine.tolist(), key=lambda r: r[1]):
+                boxes = _nms([(r[3], r[4:]) for r in frame_rows], nms_iou, int(top_k))
+                candidates.append((grid[frame], int(frame), boxes))
+            tubes = [_build(int(video), int(label), links) for links in _link(candidates, iou)
+                     if links[-1][0] - links[0][0] + 1 >= min_length]
             if tube_nms_iou is not None:
                 tubes = _suppress(tubes, tube_nms_iou)
             result += sorted(tubes, key=lambda t: -t.score)
