@@ -1,8 +1,9 @@
 """Action tubes from per-frame detections: greedy linking by score and overlap.
 
 The linking of ACT (Kalogeiton et al., "Action Tubelet Detector for Spatio-Temporal Action
-Localization", ICCV 2017) and MOC (Li et al., ECCV 2020), for single-frame detections, itself
-after Singh et al. (ICCV 2017), per video and class:
+Localization", ICCV 2017) and MOC (Li et al., "Actions as Moving Points", ECCV 2020) with
+single-frame detections (ACT's K = 1), itself after Singh et al. (ICCV 2017), per video and
+class:
 1. in each frame, the class's boxes by descending score, non-maximum suppression at
    `nms_iou`, the best `top_k` kept;
 2. the open tubes by descending mean score each take, in turn, the highest-scoring box left in
@@ -15,8 +16,8 @@ Frames are the video's frames that carry any detection (of any class), so a dete
 key frames only (every k-th frame) links from key frame to key frame; a tube's boxes between
 two of its key frames are interpolated linearly, making every tube one box per frame from its
 first to its last frame. Ties (scores, mean scores) go by input order, so the result depends
-only on the detections and their order. No temporal trimming (the label-consistency Viterbi
-pass of Singh et al.) is done: a tube ends where the linking stops.
+only on the detections and their order. No temporal trimming (the Viterbi labelling pass
+some pipelines add after linking) is done: a tube ends where the linking stops.
 """
 import collections
 import itertools
