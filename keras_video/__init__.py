@@ -16,3 +16,4 @@ with _startup.quiet():  # TensorFlow loads here
     from keras_video import data, layers, presets, profiling, weights, zoo  # noqa: F401
     from keras_video import inference, training  # noqa: F401
     from keras_video.inference import decode_predictions  # noqa: F401
+    _startup.probe_devices()

@@ -30,3 +30,12 @@ def quiet():
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def probe_devices():
+    """In quiet mode, lets TensorFlow look for accelerators now (it prints while it does,
+    "failed call to cuInit" on a machine without a GPU), inside the quiet block rather than
+    at the first operation."""
+    if os.environ.get(ENV) == "1":
+        import tensorflow as tf
+        tf.config.list_physical_devices()
