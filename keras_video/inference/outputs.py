@@ -19,7 +19,9 @@ def classifier_outputs(model):
     else:
         probabilities = keras.layers.Activation("softmax", dtype="float32")(logits)
     logits = keras.layers.Activation("linear", dtype="float32")(logits)
-    return keras.Model(model.inputs, {"logits": logits, "probabilities": probabilities},
+    # `model.input`, not `model.inputs`: a list of one input would make every call with one
+    # tensor warn that "the structure of `inputs` doesn't match".
+    return keras.Model(model.input, {"logits": logits, "probabilities": probabilities},
                        name=f"{model.name}_outputs")
 
 

@@ -106,7 +106,7 @@ def feature_model(model, layer=None):
     elif len(output.shape) != 2:
         raise ValueError(f"layer {name!r} gives {tuple(output.shape)}; features are taken from "
                          "5D feature maps (pooled) or vectors")
-    return keras.Model(model.inputs, output, name=f"{model.name}_features")
+    return keras.Model(model.input, output, name=f"{model.name}_features")  # see outputs.py
 
 
 def extract_features(model, path, *, layer=None, window=None, stride=None, frame_stride=None,
