@@ -20,7 +20,7 @@ from keras_video.data.annotations import (VideoList, from_directory, from_hmdb51
 from keras_video.data.datasets import video_dataset, video_dataset_from_directory
 from keras_video.data.decoding import Video, VideoDecodeError, VideoReader, read_video
 from keras_video.data.encoding import write_video
-from keras_video.data.errors import DECODE_ERRORS, DecodeErrorLog
+from keras_video.data.errors import DECODE_ERRORS, DecodeErrorLog, NoVideoDecodes
 from keras_video.data.multiview import multiview_dataset
 from keras_video.data.sampling import (ClipSampler, DenseClipSampler, RandomClipSampler,
                                        UniformClipSampler)
@@ -30,10 +30,10 @@ from keras_video.data.tfrecords import tfrecord_dataset, write_tfrecords
 
 __all__ = [
     "ClipSampler", "DECODE_ERRORS", "DecodeErrorLog", "DenseClipSampler", "MOTION_CLASSES",
-    "ORBIT_CLASSES", "RandomClipSampler", "UniformClipSampler", "Video", "VideoDecodeError",
-    "VideoList", "VideoReader", "from_directory", "from_hmdb51_split", "from_kinetics_csv",
-    "from_something_something", "from_ucf101_split", "make_clip", "make_clips",
-    "multiview_dataset", "read_video", "synthetic_dataset", "tfrecord_dataset",
+    "NoVideoDecodes", "ORBIT_CLASSES", "RandomClipSampler", "UniformClipSampler", "Video",
+    "VideoDecodeError", "VideoList", "VideoReader", "from_directory", "from_hmdb51_split",
+    "from_kinetics_csv", "from_something_something", "from_ucf101_split", "make_clip",
+    "make_clips", "multiview_dataset", "read_video", "synthetic_dataset", "tfrecord_dataset",
     "video_dataset", "video_dataset_from_directory", "write_synthetic_videos",
     "write_tfrecords", "write_video",
 ]

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from keras_video.data import annotations, transforms
 from keras_video.data.decoding import VideoDecodeError, VideoReader
-from keras_video.data.errors import DECODE_ERRORS
+from keras_video.data.errors import DECODE_ERRORS, FailureStreak
 from keras_video.data.sampling import ClipTooLong, RandomClipSampler, UniformClipSampler
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -37,12 +37,17 @@ def decoded_clips(source, sampler, *, fps=None, short_side=None, shuffle=False, 
     `cache` ("memory" or a file path prefix for `tf.data.Dataset.cache`) decodes each video once
     and replays its clips in later epochs, reshuffled: the clip drawn from a video in the first
     pass is the one it gives every epoch (spatial augmentation still varies). Worth it when
-    decoding is a large share of the step and the videos are about as long as the clips."""
+    decoding is a large share of the step and the videos are about as long as the clips.
+
+    With `repeat`, once every video of the list has failed since the last one that decoded,
+    the dataset raises `errors.NoVideoDecodes` (wrapped in a TensorFlow error) where it would
+    otherwise search forever for a readable video."""
     error_log = DECODE_ERRORS if error_log is None else error_log
     paths = list(source.paths)
     if not paths:
         raise ValueError("the video list is empty")
     num_frames = sampler.num_frames
+    streak = FailureStreak(paths, error_log) if repeat else None
 
     def decode(index, draw):
         path = paths[int(index)]
@@ -54,12 +59,16 @@ def decoded_clips(source, sampler, *, fps=None, short_side=None, shuffle=False, 
                 except ClipTooLong as error:
                     raise VideoDecodeError(path, f"too short: {error}") from None
                 frames = reader.get(indices.reshape(-1))
-            return frames.reshape(indices.shape + frames.shape[1:]), True
         except VideoDecodeError as error:
             if strict:
                 raise
             error_log.record(path, error.reason)
+            if streak is not None:
+                streak.failed(path, error.reason)
             return np.zeros((0, num_frames, 1, 1, 3), np.uint8), False
+        if streak is not None:
+            streak.decoded()
+        return frames.reshape(indices.shape + frames.shape[1:]), True
 
     def decode_op(index, draw, label):
         clips, ok = tf.numpy_function(decode, [index, draw], [tf.uint8, tf.bool], stateful=True)
