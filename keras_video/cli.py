@@ -129,6 +129,10 @@ def build_parser():
         sub, flag = command(name, help_text, run)
         sub.add_argument("--config", required=True,
                          help="a packaged recipe's name (keras-video recipes) or a YAML file")
+        if name == "train":
+            sub.add_argument("--restart", action="store_true",
+                             help="delete what an earlier run of this recipe wrote and train "
+                             "from scratch (default: resume it, or say that it is finished)")
         if name == "evaluate":
             sub.add_argument("model", nargs="?", metavar="MODEL",
                              help="the model to evaluate (default: the run's best/)")
@@ -232,9 +236,10 @@ def _train(args, overrides):
     from keras_video import training
     config = _config(args.config, overrides)
     config["verbose"] = _keras_verbosity(args)
-    _, history = training.train(config=config)
+    _, history = training.train(config=config, resume=not args.restart)
     result = {"run": training.trainer.run_folder(config), "epochs_run": len(history.epoch),
-              **{key: float(values[-1]) for key, values in history.history.items()}}
+              **{key: values[-1] if isinstance(values[-1], int) else float(values[-1])
+                 for key, values in history.history.items()}}
     return result, lambda: _print_fields(result)
 
 

@@ -170,9 +170,9 @@ def test_train_writes_checkpoints_and_logs(videos, tmp_path):
     config = recipe(videos, tmp_path, epochs=3, data={"validation": {"root": str(videos)}})
     model, history = train(config=config)
     folder = tmp_path / "run"
-    # BackupAndRestore removes its backup once the run has finished.
-    assert sorted(os.listdir(folder)) == ["best", "best.json", "config.yaml", "last.keras",
-                                          "log.csv", "tensorboard"]
+    # The backup stays, so that a rerun finds the run finished.
+    assert sorted(os.listdir(folder)) == ["backup", "best", "best.json", "config.yaml",
+                                          "last.keras", "log.csv", "tensorboard"]
     assert os.listdir(folder / "tensorboard")
     best_model = presets.load(folder / "best")  # the best epoch, as a preset
     assert best_model.preset.class_names == ("move_down", "move_left", "move_right", "move_up")
