@@ -6,10 +6,10 @@ kernel rejects grouped filters) nor through tf2onnx. This layer computes the sam
 time-shifted view of the input with a 2D depthwise conv over frames, and the taps are summed.
 Kernels keep their 3D shape `(kt, kh, kw, channels, depth_multiplier)`.
 
-Measured on 2 CPU cores (benchmarks/depthwise3d.py): this form beats both stacking the taps on
-channels into one depthwise conv (about 1.8x) and `Conv3D(groups=C)` (about 50x) at ResNet
-stage sizes. XLA compiles depthwise convs poorly on CPU (about 10x slower than TF's kernels),
-so models with this layer run best without `jit_compile`.
+At ResNet stage sizes this form is faster than stacking the taps on channels into one
+depthwise conv and far faster than `Conv3D(groups=C)`; XLA compiles depthwise convs poorly on
+CPU, hence the "shifts" form below for traces under XLA (docs/benchmarks.md, "Depthwise 3D
+convolution", has the figures; benchmarks/depthwise3d.py measures them).
 """
 import keras
 from keras import ops
@@ -67,9 +67,8 @@ class DepthwiseConv3D(keras.layers.Layer):
 
     `implementation`: "depthwise2d" (one 2D depthwise conv per temporal tap; exports to TFLite
     builtins and ONNX), "shifts" (a sum of `kt * kh * kw` shifted, channel-scaled copies of the
-    input, which XLA fuses into one loop: 3x faster than "depthwise2d" in TF at ResNet stage
-    sizes, where XLA's own depthwise convs are 25x slower), or "auto" (default): "shifts" when
-    traced for XLA, "depthwise2d" otherwise.
+    input, which XLA fuses into one loop, where it compiles its own depthwise convs poorly),
+    or "auto" (default): "shifts" when traced for XLA, "depthwise2d" otherwise.
     """
 
     def __init__(self, kernel_size=(3, 3, 3), strides=(1, 1, 1), padding="same",

@@ -12,7 +12,7 @@ class SelfGating(keras.layers.Layer):
     one has a bias by default (`use_bias=False` gives slim's form), which S3D-G's registered
     weights expect: they are S3D's with every gate at `sigmoid(0) = 0.5` and the BatchNorm
     before it doubled, so the network computes S3D's function (`identity_gates` in
-    `keras_video.weights.converters`).
+    `keras_video.zoo.inception3d.checkpoints`).
     """
 
     def __init__(self, use_bias=True, kernel_initializer=None, kernel_regularizer=None,
