@@ -36,6 +36,8 @@ setup(
         # pytest-xdist: two test processes, since most test time is single-threaded tracing.
         "test": ["pytest", "pytest-timeout", "pytest-xdist", "tf2onnx", "onnxruntime", "ai-edge-litert",
                  "tensorflow-serving-api", "apache-beam[tfrecord]"],
+        # The peers of benchmarks/decoding.py; torchcodec also needs FFmpeg's shared libraries.
+        "bench": ["decord==0.6.0", "torchcodec", "torch"],
     },
     entry_points={"console_scripts": ["keras-video=keras_video.cli:run"]},
     classifiers=[
