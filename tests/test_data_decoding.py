@@ -96,9 +96,9 @@ def test_seeks_to_the_keyframe_before_the_clip(videos, monkeypatch):
     starts = []
     original = VideoReader._frames_from
 
-    def spy(self, keyframe):
+    def spy(self, keyframe, *args):
         starts.append(int(keyframe))
-        return original(self, keyframe)
+        return original(self, keyframe, *args)
 
     monkeypatch.setattr(VideoReader, "_frames_from", spy)
     clip = read_video(path, start=32, num_frames=4)
@@ -145,6 +145,125 @@ def test_resampling_a_constant_rate_file(videos):
     np.testing.assert_array_equal(frame_numbers(half.frames), np.arange(0, 40, 2))
     double = read_video(path, fps=40, start=10, num_frames=4)
     np.testing.assert_array_equal(frame_numbers(double.frames), [5, 5, 6, 6])
+
+
+# --- decoding only what the returned frames need -------------------------------------------
+def panning_frames(count, height=48, width=64, seed=0):
+    """A smooth random texture sliding one pixel per frame: motion that x264 codes with
+    B-frames, some of them references (its B-pyramid), so that a clip leaves frames out."""
+    texture = np.random.default_rng(seed).integers(0, 256, (height + 4, width + count + 4, 3))
+    smooth = sum(texture[i:i + height, j:j + width + count] for i in range(5) for j in range(5)) / 25
+    return np.stack([smooth[:, t:t + width] for t in range(count)]).astype(np.uint8)
+
+
+def full_decode(path, skip_frame=None):
+    """Every frame by a plain sequential PyAV decode (RGB), and the presentation times."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        if skip_frame:
+            stream.codec_context.skip_frame = skip_frame
+        frames = list(container.decode(stream))
+    return np.stack([f.to_ndarray(format="rgb24") for f in frames]), [f.pts for f in frames]
+
+
+BFRAME_TIMES = np.cumsum(np.r_[0.0, np.random.default_rng(3).choice([0.02, 0.05, 0.1], size=59)])
+
+
+def write_mpeg4_avi_with_b_frames(path, frames, fps=20):
+    """MPEG-4 Part 2 in AVI with B-frames, as XviD writes UCF101 (write_video writes none)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        context = stream.codec_context
+        context.max_b_frames, context.gop_size, context.qmin, context.qmax = 2, 20, 4, 4
+        for index, image in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+
+
+@pytest.fixture(scope="module")
+def bframe_videos(tmp_path_factory):
+    """name -> (path, every frame of a full decode, written timestamps, reference frame numbers
+    where the decoder's timestamps tell them)."""
+    root = tmp_path_factory.mktemp("bframes")
+    frames = panning_frames(60)
+    written = {}
+    for name, kwargs in [("bframes.mp4", {"gop_size": 20}), ("bframes.mkv", {}), ("bframes.mov", {}),
+                         ("bframes_vfr.mp4", {"timestamps": BFRAME_TIMES}), ("bframes.avi", None)]:
+        path = root / name
+        if kwargs is None:
+            write_mpeg4_avi_with_b_frames(path, frames)
+        else:
+            write_video(path, frames, fps=20, quality=23, **kwargs)
+        reference, pts = full_decode(path)
+        decoded, reference_pts = full_decode(path, skip_frame="NONREF")
+        # Without frames that nothing references, skipping would have nothing to skip.
+        assert len(reference) == 60 and 10 < len(decoded) < 50, name
+        references = None if kwargs is None else {pts.index(t) for t in reference_pts}
+        times = BFRAME_TIMES if kwargs and "timestamps" in kwargs else np.arange(60) / 20
+        written[name] = (path, reference, times, references)
+    return written
+
+
+@pytest.mark.parametrize("threads", [1, 0])
+@pytest.mark.parametrize("name", ["bframes.mp4", "bframes.mkv", "bframes.mov", "bframes.avi"])
+def test_clips_equal_a_full_decode_bit_for_bit(bframe_videos, name, threads):
+    path, reference, _, _ = bframe_videos[name]
+    for start, count, stride in [(0, 8, 2), (13, 8, 3), (22, 16, 2), (41, 8, 2), (59, 1, 1), (3, 20, 1)]:
+        indices = start + stride * np.arange(count)
+        with VideoReader(path, threads=threads) as reader:
+            np.testing.assert_array_equal(reader.get(indices), reference[indices],
+                                          err_msg=f"{start}, {count}, {stride}")
+    with VideoReader(path, threads=threads) as reader:  # one reader, any order, repeats
+        order = [50, 3, 3, 27, 59, 0, 27, 12]
+        np.testing.assert_array_equal(reader.get(order), reference[order])
+        np.testing.assert_array_equal(np.stack(list(reader.iter_frames())), reference)
+
+
+def test_frames_no_returned_frame_needs_are_not_decoded(bframe_videos, monkeypatch):
+    path, reference, _, references = bframe_videos["bframes.mp4"]
+    decoded = []
+    original = VideoReader._frames_from
+
+    def counting(self, keyframe, needed):
+        for number, frame in original(self, keyframe, needed):
+            decoded.append(number)
+            yield number, frame
+
+    monkeypatch.setattr(VideoReader, "_frames_from", counting)
+    clip = read_video(path, start=25, num_frames=8, stride=2)  # frames 25..39; keyframe 20
+    np.testing.assert_array_equal(clip.frames, reference[clip.indices])
+    wanted = set(clip.indices.tolist())
+    leavable = set(range(20, 40)) - wanted - references
+    assert leavable  # frames the clip can do without: not returned, referenced by none
+    assert set(decoded) >= wanted and not set(decoded) & leavable
+
+
+def test_frames_equal_decords_bit_for_bit(bframe_videos):
+    decord = pytest.importorskip("decord")
+    path, _, _, _ = bframe_videos["bframes.mp4"]
+    indices = 17 + 2 * np.arange(16)
+    expected = decord.VideoReader(str(path), num_threads=1).get_batch(indices).asnumpy()
+    np.testing.assert_array_equal(read_video(path, start=17, num_frames=16, stride=2).frames, expected)
+
+
+@pytest.mark.parametrize("name, fps", [("bframes.mp4", 15), ("bframes.mp4", 30), ("bframes.mp4", 7),
+                                       ("bframes_vfr.mp4", 12), ("bframes_vfr.mp4", 25)])
+def test_resampled_frames_are_the_ones_on_screen_at_each_tick(bframe_videos, name, fps):
+    """At `fps`, frame j is the one on screen at j / fps: the last whose timestamp is not later.
+    Checked on the pixels against a full decode, for a whole read and for a strided clip."""
+    path, reference, times, _ = bframe_videos[name]
+    video = read_video(path, fps=fps)
+    assert times[-1] < video.duration < times[-1] + 0.11  # to the end of the last frame
+    assert video.fps == fps and video.num_frames == int(np.floor(video.duration * fps + 1e-6))
+    ticks = np.arange(video.num_frames) / fps
+    on_screen = np.array([np.flatnonzero(times <= t + 1e-6)[-1] for t in ticks])
+    np.testing.assert_array_equal(video.frames, reference[on_screen])
+    np.testing.assert_allclose(video.timestamps - video.timestamps[0], ticks, atol=1e-9)
+    clip = read_video(path, fps=fps, start=3, num_frames=4, stride=2)
+    np.testing.assert_array_equal(clip.frames, reference[on_screen[3:11:2]])
 
 
 # --- bad input -------------------------------------------------------------------------------

@@ -4,6 +4,11 @@ Frames are numbered as a full decode outputs them (0 .. num_frames - 1). The num
 from the demuxed packet table (cheap: no decoding), so a clip in the middle of a long file costs
 one seek plus at most a group of pictures. AVI stores no presentation timestamps (decoders hand
 back permuted ones), so there frames are counted from the keyframe instead.
+
+Decoding does only what the returned frames need: the packets of frames that are not returned
+are decoded only if other frames reference them (the codec's `skip_frame`, per packet, skips
+the rest: most B-frames), and only returned frames are converted to RGB, through swscale
+contexts kept for the reader's life. The frames are the same as a full decode's, bit for bit.
 """
 import dataclasses
 import math
@@ -17,6 +22,9 @@ from av.video.reformatter import VideoReformatter
 # Interpolation for resizing during decode (swscale): area averaging is right for downscaling.
 _INTERPOLATION = "AREA"
 _MAX_PACKETS_WITHOUT_FRAME = 600  # a decoder fed this many packets with no picture is stuck
+# The last frames of a file are always decoded, never skipped, so that a decoder dropping a
+# frame or two at the end is told apart from a file that stops early (see `_decode`).
+_TAIL_FRAMES = 4
 
 
 class VideoDecodeError(Exception):
@@ -89,15 +97,19 @@ class VideoReader:
 
     def _build_table(self):
         """Presentation times and keyframe flags of every frame, from packets alone."""
-        times, keys = [], []
+        times, keys, stamped = [], [], True
         for packet in self._container.demux(self._stream):
             if packet.size == 0:
                 continue
-            stamp = packet.pts if packet.pts is not None else packet.dts
+            stamp = packet.pts
+            if stamp is None:
+                stamped, stamp = False, packet.dts
             if stamp is None:
                 stamp = times[-1] + 1 if times else 0
             times.append(stamp)
             keys.append(packet.is_keyframe)
+        # Packets can be skipped only where their presentation times say which frame they hold.
+        self._can_skip = stamped and not self._count_frames
         if not times:
             raise VideoDecodeError(self.path, "the video stream has no frames")
         order = np.argsort(times, kind="stable")
@@ -168,7 +180,7 @@ class VideoReader:
     def iter_frames(self):
         """Every frame of the numbering in order, decoded in one sequential pass."""
         position, last = 0, None
-        for index, frame in self._frames_from(0):
+        for index, frame in self._frames_from(0, set(self._source.tolist())):
             while position < self.num_frames and self._source[position] < index and last is not None:
                 yield self._to_array(last)  # a frame the decoder skipped: the one before
                 position += 1
@@ -192,7 +204,7 @@ class VideoReader:
                 continue
             keyframe = self._keyframes[np.searchsorted(self._keyframes, target, side="right") - 1]
             if frames is None or position >= target or keyframe > position + 1:
-                frames, last = self._frames_from(keyframe), None
+                frames, last = self._frames_from(keyframe, wanted_set), None
             for index, frame in frames:
                 if index > target and target not in result and last is not None:
                     result[target] = self._to_array(last)  # a missing frame shows the one before
@@ -210,17 +222,32 @@ class VideoReader:
                     result[i] = self._to_array(last)
         return result
 
-    def _frames_from(self, keyframe):
-        """Yields (frame number, frame) from the keyframe on, in display order."""
+    def _frames_from(self, keyframe, needed):
+        """Yields (frame number, frame) from the keyframe on, in display order.
+
+        Frames not in `needed` (frame numbers) may be left out: their packets go to the decoder
+        with `skip_frame="NONREF"`, so it decodes them only if they are references, which it
+        needs for the frames after them anyway. A skipped frame is never a reference, so the
+        frames that are decoded are exactly those of a full decode.
+        """
+        keep = None  # presentation times of the packets to decode in full
+        if self._can_skip:
+            tail = range(max(0, len(self._pts) - _TAIL_FRAMES), len(self._pts))
+            keep = set(self._pts[sorted(set(needed).union(tail))].tolist())
+        codec = self._stream.codec_context
         try:
             self._container.seek(int(self._pts[keyframe]), stream=self._stream, backward=True,
                                  any_frame=False)
-            codec = self._stream.codec_context
             codec.flush_buffers()
+            codec.skip_frame, skipping = "DEFAULT", False
             count, idle, deadline = int(keyframe) - 1, 0, time.monotonic() + self._timeout
             for packet in self._container.demux(self._stream):
+                if keep is not None and (packet.pts is not None and packet.pts not in keep) != skipping:
+                    skipping = not skipping
+                    codec.skip_frame = "NONREF" if skipping else "DEFAULT"
                 decoded = packet.decode()
-                idle = 0 if decoded else idle + 1
+                # Skipped packets give no picture by design; only the others count as idle.
+                idle = 0 if decoded else idle + (not skipping)
                 if idle > _MAX_PACKETS_WITHOUT_FRAME or time.monotonic() > deadline:
                     raise VideoDecodeError(self.path, "the decoder made no progress (corrupt stream?)")
                 for frame in decoded:
