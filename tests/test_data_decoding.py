@@ -1,4 +1,5 @@
 """Decoding real files that the tests write with PyAV, and the real clips of ../shared/fixtures."""
+import logging
 import os
 import re
 
@@ -344,6 +345,122 @@ def test_a_stuck_decoder_raises(videos, monkeypatch):
     monkeypatch.setattr(decoding, "_MAX_PACKETS_WITHOUT_FRAME", -1)
     with pytest.raises(VideoDecodeError, match="no progress"):
         read_video(path, num_frames=2)
+
+
+def faststart_copy(source, target):
+    """`source` remuxed with its index (moov) first, as web servers store mp4 so that it plays
+    while it downloads: a cut download keeps the header that counts every frame."""
+    with av.open(str(source)) as src, av.open(str(target), "w", options={"movflags": "faststart"}) as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                dst.mux(packet)
+
+
+def absl_warnings(caplog, path):
+    return [r.getMessage() for r in caplog.records
+            if r.name == "absl" and r.levelno == logging.WARNING and str(path) in r.getMessage()]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_few_missing_frames_are_read_and_logged_once(videos, tmp_path, caplog, threads):
+    whole = tmp_path / f"whole_{threads}.mp4"
+    faststart_copy(videos["h264.mp4"][0], whole)
+    data = whole.read_bytes()
+    cut = tmp_path / f"cut_{threads}.mp4"
+    cut.write_bytes(data[: len(data) - len(data) // 20])  # the last 5%: a few frames
+    with caplog.at_level(logging.WARNING, logger="absl"):
+        assert not absl_warnings(caplog, whole) and read_video(whole).num_frames == 40
+        with VideoReader(cut, threads=threads) as reader:
+            held = reader.num_frames
+            frames = np.stack(list(reader.iter_frames()))
+        clip = read_video(cut, start=held - 10, num_frames=3, stride=2)
+    assert 34 <= held < 40
+    assert absl_warnings(caplog, cut) == [f"{cut}: the header declares 40 frames, the file holds "
+                                          f"{held}; reading the {held}"]
+    # Right up to the cut; the damaged last packet may cost the frames the decoder still held.
+    np.testing.assert_array_equal(frame_numbers(frames[: held - 4]), np.arange(held - 4))
+    np.testing.assert_array_equal(frame_numbers(clip.frames), held - 10 + 2 * np.arange(3))
+
+
+def test_a_cut_matroska_file_says_so_by_its_duration(tmp_path, caplog):
+    # Matroska declares no frame count, only the duration of the whole file.
+    whole = tmp_path / "whole.mkv"
+    write_video(whole, numbered_frames(100), fps=20, gop_size=10)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) - len(data) // 16])
+    with caplog.at_level(logging.WARNING, logger="absl"):
+        video = read_video(cut)
+        read_video(cut, num_frames=2)
+    assert 90 <= video.num_frames < 98
+    assert absl_warnings(caplog, cut) == [f"{cut}: the header declares 5.00 s, the frames stop at "
+                                          f"{video.duration:.2f} s; reading what is there"]
+    np.testing.assert_array_equal(frame_numbers(video.frames[:-4]), np.arange(video.num_frames - 4))
+
+
+def test_more_missing_frames_are_a_truncated_file(videos, tmp_path):
+    whole = tmp_path / "whole.mp4"
+    faststart_copy(videos["h264.mp4"][0], whole)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 3 // 4])
+    with pytest.raises(VideoDecodeError, match=r"truncated: the header declares 40 frames, the file holds \d+"):
+        read_video(cut)
+
+
+# Two frame threads, not the automatic count: a frame-threaded decoder drops the frames its
+# threads hold at a broken packet, as many as it has threads, which depends on the machine.
+@pytest.mark.parametrize("threads", [1, 2])
+def test_clips_at_the_cut_end_of_a_file_with_b_frames(bframe_videos, tmp_path, threads):
+    """Frames left out near a damaged end cost nothing: the decoder drops what it held at the
+    broken last packet, and the clips that end there are read as without skipping."""
+    path, reference, _, _ = bframe_videos["bframes.mp4"]
+    whole = tmp_path / "whole.mp4"
+    faststart_copy(path, whole)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) - len(data) // 50])
+    with VideoReader(cut, threads=threads) as reader:
+        assert 54 <= reader.num_frames < 60
+        last = reader.num_frames - 1
+        for stride in (1, 2, 3):
+            indices = last - stride * np.arange(4)[::-1]
+            clip = reader.get(indices)
+            assert clip.shape == (4, 48, 64, 3)
+            np.testing.assert_array_equal(clip[0], reference[indices[0]])
+
+
+@pytest.mark.parametrize("name", ["long_audio.mkv", "long_audio.mp4"])
+def test_sound_running_past_the_last_picture_is_no_missing_frame(tmp_path, caplog, name):
+    from keras_video.data.encoding import _Tone
+    path = tmp_path / name
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=20)
+        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
+        tone = _Tone(container, "aac")
+        for index, image in enumerate(numbered_frames(40)):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = index
+            tone.write_until((index + 1) / 20)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+        tone.write_until(2.15)  # three frames' time of sound after the last picture
+        tone.close()
+    with caplog.at_level(logging.WARNING, logger="absl"):
+        video = read_video(path)
+    assert video.num_frames == 40 and not absl_warnings(caplog, path)
+
+
+@pytest.mark.parametrize("name", [f[0] for f in FORMATS if f[0] != "audio.avi"])
+def test_whole_files_read_without_a_warning(videos, caplog, name):
+    # (audio.avi is left out: the AVI muxer leaves frame slot 1 of write_video's AVI-with-audio
+    # files empty, 41 slots for 40 pictures, and the reader rightly says so.)
+    path, _ = videos[name]
+    with caplog.at_level(logging.WARNING, logger="absl"):
+        read_video(path)
+    assert not absl_warnings(caplog, path)
 
 
 def test_argument_errors(videos):

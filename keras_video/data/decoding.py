@@ -13,10 +13,12 @@ contexts kept for the reader's life. The frames are the same as a full decode's,
 import dataclasses
 import math
 import os
+import threading
 import time
 
 import av
 import numpy as np
+from absl import logging
 from av.video.reformatter import VideoReformatter
 
 # Interpolation for resizing during decode (swscale): area averaging is right for downscaling.
@@ -25,6 +27,17 @@ _MAX_PACKETS_WITHOUT_FRAME = 600  # a decoder fed this many packets with no pict
 # The last frames of a file are always decoded, never skipped, so that a decoder dropping a
 # frame or two at the end is told apart from a file that stops early (see `_decode`).
 _TAIL_FRAMES = 4
+
+_WARNED, _WARNED_LOCK = set(), threading.Lock()
+
+
+def _warn_once(path, message):
+    """Logs `message` about `path` the first time only: a dataset opens a file every epoch."""
+    with _WARNED_LOCK:
+        if path in _WARNED:
+            return
+        _WARNED.add(path)
+    logging.warning("%s: %s", path, message)
 
 
 class VideoDecodeError(Exception):
@@ -133,18 +146,28 @@ class VideoReader:
         self._check_complete()
 
     def _check_complete(self):
-        """Frames that stop well before the end the header declares mean a truncated file."""
-        declared = self._stream.frames
-        if declared and len(self._pts) < 0.9 * declared - 2:
+        """Frames that stop well before the end the header declares mean a truncated file; a
+        shortfall of up to 10% is accepted, and logged once per file."""
+        declared, held = self._stream.frames, len(self._pts)
+        if declared and held < 0.9 * declared - 2:
             raise VideoDecodeError(self.path, f"truncated: the header declares {declared} frames, "
-                                              f"the file holds {len(self._pts)}")
+                                              f"the file holds {held}")
+        stream_seconds = None
         if self._stream.duration and self._stream.time_base:
-            seconds = float(self._stream.duration * self._stream.time_base)
-        else:
-            seconds = (self._container.duration or 0) / av.time_base
+            stream_seconds = float(self._stream.duration * self._stream.time_base)
+        seconds = stream_seconds or (self._container.duration or 0) / av.time_base
         if seconds and self.duration < 0.9 * seconds - 2 / self.native_fps:
             raise VideoDecodeError(self.path, f"truncated: the header declares {seconds:.2f} s, "
                                               f"the frames stop at {self.duration:.2f} s")
+        if declared and held < declared:
+            _warn_once(self.path, f"the header declares {declared} frames, the file holds {held}; "
+                                  f"reading the {held}")
+        # A container's duration counts for the video only where nothing else is in it: sound
+        # often runs on past the last picture of a whole file.
+        elif (seconds and self.duration < seconds - 1.5 / self.native_fps
+              and (stream_seconds or len(self._container.streams) == 1)):
+            _warn_once(self.path, f"the header declares {seconds:.2f} s, the frames stop at "
+                                  f"{self.duration:.2f} s; reading what is there")
 
     def _set_numbering(self, fps):
         native = len(self._pts)
@@ -245,7 +268,10 @@ class VideoReader:
                 if keep is not None and (packet.pts is not None and packet.pts not in keep) != skipping:
                     skipping = not skipping
                     codec.skip_frame = "NONREF" if skipping else "DEFAULT"
-                decoded = packet.decode()
+                try:
+                    decoded = packet.decode()
+                except av.InvalidDataError:  # a damaged packet gives no picture; carry on, as
+                    decoded = ()             # FFmpeg's tools (and its frame threads) do
                 # Skipped packets give no picture by design; only the others count as idle.
                 idle = 0 if decoded else idle + (not skipping)
                 if idle > _MAX_PACKETS_WITHOUT_FRAME or time.monotonic() > deadline:
