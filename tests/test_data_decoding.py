@@ -2,6 +2,7 @@
 import logging
 import os
 import re
+import time
 
 import av
 import numpy as np
@@ -345,6 +346,32 @@ def test_a_stuck_decoder_raises(videos, monkeypatch):
     monkeypatch.setattr(decoding, "_MAX_PACKETS_WITHOUT_FRAME", -1)
     with pytest.raises(VideoDecodeError, match="no progress"):
         read_video(path, num_frames=2)
+
+
+class SteppingClock:
+    """Stands in for the decoder's `time` module: every reading is `step` seconds after the last."""
+
+    def __init__(self, step):
+        self.step, self.now = step, 0.0
+
+    def monotonic(self):
+        self.now += self.step
+        return self.now
+
+
+def test_the_decoder_times_out_when_no_picture_comes_in_time(videos, monkeypatch):
+    path, _ = videos["h264.mp4"]
+    # A picture at most every 30 readings: 1 s apart, the 30 s deadline is met again and
+    # again although the read as a whole spans far more than 30 s of this clock.
+    clock = SteppingClock(1.0)
+    monkeypatch.setattr(decoding, "time", clock)
+    assert read_video(path).num_frames == 40 and clock.now > 60
+    # 31 s between readings: the deadline has passed at the first check.
+    monkeypatch.setattr(decoding, "time", SteppingClock(31.0))
+    started = time.perf_counter()
+    with pytest.raises(VideoDecodeError, match=r"timed out: no picture decoded in 30 s") as info:
+        read_video(path, num_frames=2)
+    assert info.value.path == str(path) and time.perf_counter() - started < 5
 
 
 def faststart_copy(source, target):

@@ -274,8 +274,12 @@ class VideoReader:
                     decoded = ()             # FFmpeg's tools (and its frame threads) do
                 # Skipped packets give no picture by design; only the others count as idle.
                 idle = 0 if decoded else idle + (not skipping)
-                if idle > _MAX_PACKETS_WITHOUT_FRAME or time.monotonic() > deadline:
-                    raise VideoDecodeError(self.path, "the decoder made no progress (corrupt stream?)")
+                if idle > _MAX_PACKETS_WITHOUT_FRAME:
+                    raise VideoDecodeError(self.path, f"the decoder made no progress in {idle} "
+                                                      f"packets (corrupt stream?)")
+                if time.monotonic() > deadline:
+                    raise VideoDecodeError(self.path, f"timed out: no picture decoded in "
+                                                      f"{self._timeout:g} s (corrupt stream?)")
                 for frame in decoded:
                     deadline = time.monotonic() + self._timeout
                     count = self._frame_number(frame, count)
