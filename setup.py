@@ -34,8 +34,9 @@ setup(
         # The TFRecord conversion on Dataflow / Flink / Spark; [tfrecord] brings the CRC32C.
         "beam": ["apache-beam[tfrecord]"],
         # pytest-xdist: two test processes, since most test time is single-threaded tracing.
-        "test": ["pytest", "pytest-timeout", "pytest-xdist", "tf2onnx", "onnxruntime", "ai-edge-litert",
-                 "tensorflow-serving-api", "apache-beam[tfrecord]"],
+        # hypothesis: the decoder's fuzz test over damaged video files.
+        "test": ["pytest", "pytest-timeout", "pytest-xdist", "hypothesis", "tf2onnx", "onnxruntime",
+                 "ai-edge-litert", "tensorflow-serving-api", "apache-beam[tfrecord]"],
         # The peers of benchmarks/decoding.py; torchcodec also needs FFmpeg's shared libraries.
         "bench": ["decord==0.6.0", "torchcodec", "torch"],
     },

@@ -1,12 +1,19 @@
 """Decoding real files that the tests write with PyAV, and the real clips of ../shared/fixtures."""
+import json
 import logging
 import os
+import queue
 import re
+import subprocess
+import sys
+import threading
 import time
 
 import av
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from conftest import fixtures_or_skip
 from keras_video.data import decoding
@@ -290,6 +297,10 @@ def make_bad_files(root, good):
         tone = _Tone(container, "aac")
         tone.write_until(0.5)
         tone.close()
+    data = good.read_bytes()  # the sample description's codec tag made one nobody knows
+    tag = data.index(b"avc1", data.index(b"stsd"))
+    files["unknown_codec.mp4"] = root / "unknown_codec.mp4"
+    files["unknown_codec.mp4"].write_bytes(data[:tag] + b"zzzz" + data[tag + 4:])
     files["missing.mp4"] = root / "missing.mp4"
     files["a_directory.mp4"] = root / "a_directory.mp4"
     files["a_directory.mp4"].mkdir()
@@ -302,6 +313,7 @@ BAD_REASONS = {
     "truncated.mkv": "truncated",
     "not_a_video.mp4": "cannot open",
     "audio_only.m4a": "no video stream (streams: audio)",
+    "unknown_codec.mp4": "no decoder for the video stream",
     "missing.mp4": "No such file",
     "a_directory.mp4": "directory",
 }
@@ -498,6 +510,172 @@ def test_argument_errors(videos):
         read_video(path, fps=0)
     with VideoReader(path) as reader, pytest.raises(VideoDecodeError, match="frame 40 requested"):
         reader.get([40])
+
+
+# --- fuzzing: damaged real files ------------------------------------------------------------
+# The reader runs in a child process, so that a crash in FFmpeg or a hang fails the example
+# instead of killing or stalling the test run. The child loads decoding.py on its own (it
+# needs only PyAV, NumPy and absl): importing the package would import TensorFlow, seconds per
+# restart.
+_FUZZ_CHILD = r"""
+import importlib.util, json, sys, traceback
+spec = importlib.util.spec_from_file_location("decoding_under_test", sys.argv[1])
+decoding = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = decoding
+spec.loader.exec_module(decoding)
+print("ready", flush=True)
+for line in sys.stdin:
+    request, outcomes = json.loads(line), []
+    for kwargs in request["reads"]:
+        try:
+            video = decoding.read_video(request["path"], timeout=request["timeout"], **kwargs)
+            outcomes.append(["frames", list(video.frames.shape), str(video.frames.dtype)])
+        except decoding.VideoDecodeError as error:
+            outcomes.append(["VideoDecodeError", error.reason])
+        except BaseException:
+            outcomes.append(["unexpected", traceback.format_exc()])
+    print(json.dumps(outcomes), flush=True)
+"""
+FUZZ_READS = [{}, {"start": 2, "num_frames": 4, "stride": 2}, {"start": 9, "num_frames": 3, "short_side": 24}]
+FUZZ_TIMEOUT = 5.0      # the reader's own deadline inside the child
+FUZZ_LIMIT = 30.0       # seconds before an example counts as a hang
+
+
+class DecodeChild:
+    """`read_video` calls in a child process that is restarted after a crash or a hang."""
+
+    def __init__(self, log_path):
+        self.log_path, self.process = log_path, None
+
+    def start(self):
+        self.log = open(self.log_path, "w")
+        self.process = subprocess.Popen([sys.executable, "-c", _FUZZ_CHILD, decoding.__file__],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=self.log, text=True)
+        self.lines = queue.Queue()
+        threading.Thread(target=self._pump, args=(self.process.stdout, self.lines), daemon=True).start()
+        assert self.lines.get(timeout=120) == "ready\n", self.stderr()
+
+    @staticmethod
+    def _pump(stream, lines):
+        for line in stream:
+            lines.put(line)
+        lines.put(None)  # the child ended
+
+    def read(self, path):
+        """The outcome of each of FUZZ_READS on `path`, or a one-line failure."""
+        if self.process is None or self.process.poll() is not None:
+            self.start()
+        request = {"path": str(path), "reads": FUZZ_READS, "timeout": FUZZ_TIMEOUT}
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        try:
+            line = self.lines.get(timeout=FUZZ_LIMIT)
+        except queue.Empty:
+            self.close()
+            return f"hang: no answer in {FUZZ_LIMIT:g} s"
+        if line is None:
+            code = self.process.wait()
+            self.process = None
+            return f"crash: the child exited with {code}; stderr: {self.stderr()[-2000:]}"
+        return json.loads(line)
+
+    def stderr(self):
+        self.log.flush()
+        with open(self.log_path) as log:
+            return log.read()
+
+    def close(self):
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+FUZZ_FORMATS = {  # small files with every kind of frame: I, P, B (referenced and not)
+    "h264.mp4": {"gop_size": 8, "quality": 23},
+    "mpeg4.avi": {"gop_size": 8},
+    "h264_audio.mkv": {"gop_size": 8, "quality": 23, "audio": True},
+}
+
+
+class FuzzFiles:
+    """The undamaged files and the child that reads damaged copies (a short repr: Hypothesis
+    prints the test's arguments with each failing example)."""
+
+    def __init__(self, root):
+        self.root, self.originals = root, {}
+        for name, kwargs in FUZZ_FORMATS.items():
+            write_video(root / name, panning_frames(24), fps=20, **kwargs)
+            self.originals[name] = (root / name).read_bytes()
+        self.child = DecodeChild(root / "child.log")
+
+    def __repr__(self):
+        return f"FuzzFiles({self.root})"
+
+
+@pytest.fixture(scope="module")
+def fuzz(tmp_path_factory):
+    files = FuzzFiles(tmp_path_factory.mktemp("fuzz"))
+    yield files
+    files.child.close()
+
+
+# A mutation: (kind, values). Positions are fractions of the file, so that one strategy
+# serves files of every size; flips XOR a byte, header damage overwrites the first 4 KB.
+MUTATIONS = st.one_of(
+    st.tuples(st.just("truncate"), st.floats(0, 1)),
+    st.tuples(st.just("flip"), st.lists(st.tuples(st.floats(0, 1, exclude_max=True),
+                                                   st.integers(1, 255)), min_size=1, max_size=40)),
+    st.tuples(st.just("header"), st.lists(st.tuples(st.integers(0, 4095), st.integers(0, 255)),
+                                          min_size=1, max_size=64)),
+)
+
+
+def mutate(data, mutation):
+    kind, values = mutation
+    data = bytearray(data)
+    if kind == "truncate":
+        return bytes(data[: int(values * len(data))])
+    for position, value in values:
+        if kind == "flip":
+            data[int(position * len(data))] ^= value
+        else:
+            data[position % len(data)] = value
+    return bytes(data)
+
+
+def check_damaged_file(fuzz, name, mutation):
+    path = fuzz.root / f"damaged_{name}"
+    path.write_bytes(mutate(fuzz.originals[name], mutation))
+    outcomes = fuzz.child.read(path)
+    assert not isinstance(outcomes, str), f"{name}, {mutation}: {outcomes}"
+    for kwargs, (kind, *detail) in zip(FUZZ_READS, outcomes):
+        assert kind in ("frames", "VideoDecodeError"), f"{name}, {mutation}, {kwargs}: {detail}"
+        if kind == "frames":
+            shape, dtype = detail
+            assert dtype == "uint8" and len(shape) == 4 and shape[-1] == 3, (name, mutation, kwargs)
+            assert shape[0] == kwargs.get("num_frames", shape[0]) >= 1, (name, mutation, kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(FUZZ_FORMATS))
+@settings(max_examples=15, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(mutation=MUTATIONS)
+# Damage that found bugs once (a missing decoder, a dropped first keyframe), kept as examples.
+@example(mutation=("truncate", 0.84375))
+@example(mutation=("header", [(1595, 0)]))
+def test_damaged_files_give_frames_or_a_decode_error(fuzz, name, mutation):
+    check_damaged_file(fuzz, name, mutation)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(FUZZ_FORMATS))
+@settings(max_examples=400, deadline=None, database=None, print_blob=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(mutation=MUTATIONS)
+def test_damaged_files_give_frames_or_a_decode_error_many(fuzz, name, mutation):
+    check_damaged_file(fuzz, name, mutation)
 
 
 # --- the real clips of ../shared/fixtures/videos ---------------------------------------------

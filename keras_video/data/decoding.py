@@ -103,6 +103,9 @@ class VideoReader:
             kinds = sorted({s.type for s in streams}) or ["none"]
             raise VideoDecodeError(self.path, f"no video stream (streams: {', '.join(kinds)})")
         self._stream = streams.video[0]
+        if self._stream.codec_context is None:  # PyAV found no decoder for the stream's codec
+            raise VideoDecodeError(self.path, "no decoder for the video stream (unknown codec "
+                                              "or a damaged header)")
         self._stream.thread_type = "AUTO"
         self._stream.codec_context.thread_count = threads
         # Count instead of trusting timestamps where the container has no presentation times.
@@ -204,8 +207,9 @@ class VideoReader:
         """Every frame of the numbering in order, decoded in one sequential pass."""
         position, last = 0, None
         for index, frame in self._frames_from(0, set(self._source.tolist())):
-            while position < self.num_frames and self._source[position] < index and last is not None:
-                yield self._to_array(last)  # a frame the decoder skipped: the one before
+            while position < self.num_frames and self._source[position] < index:
+                # A frame the decoder dropped shows the one before it (or after, if none is).
+                yield self._to_array(last if last is not None else frame)
                 position += 1
             while position < self.num_frames and self._source[position] == index:
                 yield self._to_array(frame)
@@ -229,8 +233,10 @@ class VideoReader:
             if frames is None or position >= target or keyframe > position + 1:
                 frames, last = self._frames_from(keyframe, wanted_set), None
             for index, frame in frames:
-                if index > target and target not in result and last is not None:
-                    result[target] = self._to_array(last)  # a missing frame shows the one before
+                if index > target and target not in result:
+                    # A frame the decoder dropped shows the one it output before it, or at
+                    # the start of a group of pictures (a damaged keyframe), the one after.
+                    result[target] = self._to_array(last if last is not None else frame)
                 position, last = index, frame
                 if index in wanted_set and index not in result:
                     result[index] = self._to_array(frame)
