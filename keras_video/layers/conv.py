@@ -9,6 +9,7 @@ inflated 2D weights map one to one, but they run as 2D convolutions: `1 x kh x k
 import keras
 from keras import ops
 
+from keras_video.layers import forms
 from keras_video.layers.depthwise import DepthwiseConv3D, time_taps
 
 PADDINGS = ("same", "valid", "symmetric")
@@ -39,7 +40,8 @@ class Conv3D(keras.layers.Conv3D):
     A `1 x kh x kw` kernel is a 2D conv over `batch * time` frames; a `kt x 1 x 1` kernel is a 2D
     conv with a `(kt, 1)` kernel over `(batch, time, height * width)`; any other kernel is a 2D
     conv over frames with `kt * in` channels (the input and its time shifts). Weights, outputs
-    and config are those of `keras.layers.Conv3D`; `factorize=False` uses the 3D op.
+    and config are those of `keras.layers.Conv3D`; `factorize=False` uses the 3D op, as does
+    tracing inside `keras_video.layers.forms.native_3d()`.
     """
 
     def __init__(self, *args, factorize=True, **kwargs):
@@ -48,7 +50,8 @@ class Conv3D(keras.layers.Conv3D):
 
     def convolution_op(self, inputs, kernel):
         kt, kh, kw = self.kernel_size
-        if not self.factorize or self.groups != 1 or self.data_format != "channels_last":
+        if (not self.factorize or forms.is_native_3d() or self.groups != 1
+                or self.data_format != "channels_last"):
             return super().convolution_op(inputs, kernel)
         if kt == 1:
             return self._spatial(inputs, kernel[0])

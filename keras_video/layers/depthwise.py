@@ -14,6 +14,8 @@ so models with this layer run best without `jit_compile`.
 import keras
 from keras import ops
 
+from keras_video.layers import forms
+
 
 def _triple(value):
     return (value,) * 3 if isinstance(value, int) else tuple(value)
@@ -69,7 +71,9 @@ class DepthwiseConv3D(keras.layers.Layer):
     builtins and ONNX), "shifts" (a sum of `kt * kh * kw` shifted, channel-scaled copies of the
     input, which XLA fuses into one loop: 3x faster than "depthwise2d" in TF at ResNet stage
     sizes, where XLA's own depthwise convs are 25x slower), or "auto" (default): "shifts" when
-    traced for XLA, "depthwise2d" otherwise.
+    traced for XLA, "depthwise2d" otherwise. Inside `keras_video.layers.forms.native_3d()` any
+    implementation traces one grouped 3D conv (`groups=channels`), which ONNX Runtime runs and
+    TensorFlow runs under XLA only.
     """
 
     def __init__(self, kernel_size=(3, 3, 3), strides=(1, 1, 1), padding="same",
@@ -104,9 +108,13 @@ class DepthwiseConv3D(keras.layers.Layer):
                                     initializer=self.bias_initializer) if self.use_bias else None
 
     def call(self, x):
-        shifts = self.implementation == "shifts" or (self.implementation == "auto"
-                                                      and _in_xla_context())
-        y = self._shifted_sum(x) if shifts else self._depthwise_2d(x)
+        if forms.is_native_3d():
+            y = self._grouped(x)
+        elif self.implementation == "shifts" or (self.implementation == "auto"
+                                                  and _in_xla_context()):
+            y = self._shifted_sum(x)
+        else:
+            y = self._depthwise_2d(x)
         return y + self.bias if self.use_bias else y
 
     def _shifted_sum(self, x):
@@ -133,6 +141,14 @@ class DepthwiseConv3D(keras.layers.Layer):
                     term = view * weights[t, i, j]
                     y = term if y is None else y + term
         return y
+
+    def _grouped(self, x):
+        import tensorflow as tf  # Keras' own conv wraps grouped convs in a nested XLA function
+        channels, multiplier = self.kernel.shape[-2:]
+        # Grouped filter (kt, kh, kw, 1, C * M): output channel c * M + m reads input channel c.
+        kernel = ops.reshape(self.kernel, self.kernel_size + (1, channels * multiplier))
+        return tf.nn.convolution(x, kernel, self.strides, self.padding.upper(),
+                                 dilations=self.dilation_rate)
 
     def _depthwise_2d(self, x):
         kt = self.kernel_size[0]
