@@ -138,6 +138,38 @@ def test_drop_identity_reshapes(target, identity, rng):
     np.testing.assert_allclose(run(proto, x), expected)
 
 
+def preprocessing_graph(kind):
+    """NDHWC x -> Mul(per-channel) -> Add(per-channel) -> Transpose to NCDHW -> ..., as the
+    exports begin; `kind` varies what may move."""
+    scale = np.array([0.5, 2.0, -1.0], np.float32)
+    offset = np.array([1.0, -2.0, 3.0], np.float32)
+    transpose = dict(perm=[0, 4, 1, 2, 3])
+    if kind == "chain":
+        nodes = [helper.make_node("Mul", ["x", "scale"], ["m"]),
+                 helper.make_node("Add", ["m", "offset"], ["a"]),
+                 helper.make_node("Transpose", ["a"], ["t"], **transpose),
+                 helper.make_node("Relu", ["t"], ["y"])]
+    elif kind == "read_twice":  # m feeds two transposes: moving one would compute m twice
+        nodes = [helper.make_node("Mul", ["x", "scale"], ["m"]),
+                 helper.make_node("Transpose", ["m"], ["t1"], **transpose),
+                 helper.make_node("Transpose", ["m"], ["t2"], **transpose),
+                 helper.make_node("Add", ["t1", "t2"], ["y"])]
+    else:  # "constant_first": the data is the second operand
+        nodes = [helper.make_node("Sub", ["offset", "x"], ["m"]),
+                 helper.make_node("Transpose", ["m"], ["y"], **transpose)]
+    return model(nodes, {"scale": scale, "offset": offset}, [1, 4, 5, 6, 3])
+
+
+@pytest.mark.parametrize("kind,moves", [("chain", 2), ("read_twice", 0), ("constant_first", 0)])
+def test_hoist_transposes_moves_the_layout_transpose_to_the_input(kind, moves, rng):
+    proto = preprocessing_graph(kind)
+    assert assert_same_function(proto, onnx_graph.hoist_transposes, rng) == moves
+    if moves:
+        assert [node.op_type for node in proto.graph.node] == ["Transpose", "Mul", "Add", "Relu"]
+        assert {"scale", "offset"}.isdisjoint(t.name for t in proto.graph.initializer)
+        assert all(len(t.dims) == 5 for t in proto.graph.initializer)  # (1, 3, 1, 1, 1)
+
+
 def every_layer_model(**unit):
     """A small classifier holding each layer the zoo exports, where it pads as the zoo does:
     symmetric stride-2 conv and pool, a gated separable Inception block, a depthwise unit,
@@ -171,7 +203,8 @@ def test_every_layer_reaches_onnx_as_its_own_op(tmp_path, rng):
     assert ops.pop("Conv") == convs + gates
     assert ops.pop("MaxPool") == count(model, layers.MaxPooling3D)
     assert ops.pop("AveragePool") == 1 and ops.pop("Sigmoid") == gates
-    assert ops.pop("Transpose") == 1  # NDHWC input to NCDHW, once
+    assert ops.pop("Transpose") == 1  # NDHWC input to NCDHW, once, before anything else
+    assert proto.graph.node[0].op_type == "Transpose"
     assert not LAYOUT_AND_SHAPE_OPS & set(ops) - {"Concat", "Squeeze"}, ops
     assert ops.get("Concat") == 1  # the Inception block's, no other
     depthwise = [n for n in proto.graph.node if n.op_type == "Conv" and
@@ -194,3 +227,19 @@ def test_open_clip_sizes_export_and_match_keras(tmp_path, rng):
     for shape in [(1, 8, 32, 32, 3), (2, 6, 40, 36, 3)]:
         clips = rng.integers(0, 256, size=shape).astype("uint8")
         np.testing.assert_allclose(predictor(clips), export.load(model)(clips), atol=1e-4)
+
+
+def test_tflite_units_are_fused_convs(tmp_path, rng):
+    """BatchNorm folds into each unit's conv in inference, and bias and ReLU run before the
+    2D conv's output is reshaped back to 5D, so the converter fuses them into CONV_2D /
+    DEPTHWISE_CONV_2D: the only multiplies left are the preprocessing's, the gates' and the
+    average pool's 1 / frames."""
+    pytest.importorskip("ai_edge_litert")
+    model = every_layer_model()
+    report = export.export_tflite(model, tmp_path / "m.tflite")
+    gates = count(model, layers.SelfGating)
+    assert report["ops"]["MUL"] == 1 + gates + 1, report["ops"]
+    assert "RELU" not in report["ops"]
+    clips = rng.integers(0, 256, size=(2,) + CLIP).astype("uint8")
+    np.testing.assert_allclose(export.load(report["path"])(clips), export.load(model)(clips),
+                               atol=1e-4)

@@ -11,7 +11,10 @@ the input. Three passes then finish the graph:
 - `drop_identity_reshapes`: where a layout Transpose meets a tensor of spatial size 1, tf2onnx
   writes a Reshape to the shape the tensor already has;
 - `fold_pads`: padding TensorFlow's convs and pools cannot express ("symmetric", as PyTorch's)
-  is an explicit Pad in front of them; ONNX Conv and MaxPool take it as their own `pads`.
+  is an explicit Pad in front of them; ONNX Conv and MaxPool take it as their own `pads`;
+- `hoist_transposes`: the input's layout Transpose comes after the preprocessing's per-channel
+  multiply-add, which onnxruntime broadcasts slowly over a last axis of 3; moved above them,
+  the two run over whole channel planes.
 The result is the graph one would write by hand: torchvision's S3D exports to the same Conv /
 Relu / MaxPool / Concat sequence.
 """
@@ -39,6 +42,7 @@ def convert(function, spec, opset):
     set_conv_groups(proto.graph, shapes)
     drop_identity_reshapes(proto.graph, shapes)
     fold_pads(proto.graph)
+    hoist_transposes(proto.graph)
     return proto
 
 
@@ -143,6 +147,52 @@ def fold_pads(graph):
         graph.node.remove(pad)
     _drop_unread_initializers(graph, {name for pad in folded for name in pad.input[1:]})
     return len(folded)
+
+
+ELEMENTWISE_WITH_CONSTANT = ("Mul", "Add", "Sub", "Div")
+
+
+def hoist_transposes(graph):
+    """Moves each Transpose above the elementwise ops with a constant second operand that
+    feed it alone (`T(x * c)` becomes `T(x) * T(c)`, the constant broadcast to full rank
+    and permuted), repeatedly. Returns how many moves it made."""
+    constants = {tensor.name: tensor for tensor in graph.initializer}
+    outputs = {output.name for output in graph.output}
+    moves = 0
+    while True:
+        producers = {name: node for node in graph.node for name in node.output}
+        reads = collections.Counter(name for node in graph.node for name in node.input)
+        move = None
+        for transpose in (node for node in graph.node if node.op_type == "Transpose"):
+            op = producers.get(transpose.input[0])
+            if op is None or op.op_type not in ELEMENTWISE_WITH_CONSTANT or \
+                    op.input[1] not in constants or reads[op.output[0]] != 1 or \
+                    op.output[0] in outputs:
+                continue
+            perm = list(helper.get_attribute_value(_attribute(transpose, "perm")))
+            value = numpy_helper.to_array(constants[op.input[1]])
+            if value.ndim <= len(perm):
+                move = transpose, op, perm, value
+                break
+        if move is None:
+            return moves
+        transpose, op, perm, value = move
+        full = value.reshape((1,) * (len(perm) - value.ndim) + value.shape).transpose(perm)
+        name = f"{op.input[1]}_{'_'.join(map(str, perm))}"
+        if name not in constants:
+            constants[name] = numpy_helper.from_array(full.copy(), name)
+            graph.initializer.append(constants[name])
+        data, permuted, result, old = op.input[0], op.output[0], transpose.output[0], op.input[1]
+        transpose.input[0], transpose.output[0] = data, permuted
+        op.input[0], op.input[1], op.output[0] = permuted, name, result
+        _drop_value_info(graph, permuted)
+        nodes = list(graph.node)  # keep the graph topologically sorted: transpose first
+        nodes.remove(transpose)
+        nodes.insert(nodes.index(op), transpose)
+        del graph.node[:]
+        graph.node.extend(nodes)
+        _drop_unread_initializers(graph, {old})
+        moves += 1
 
 
 def _constant_pads(pad, constants):
