@@ -6,7 +6,8 @@ CPU and TFLite's XNNPACK run fastest, and what every converter accepts). ONNX Ru
 3D Conv / MaxPool / AveragePool kernels and grouped 3D Conv, but the 2D forms reach it as a
 Reshape / Transpose / Slice around every op. Traced inside `native_3d()`, the layers emit one
 3D op each instead (`Conv3D` -> the 3D conv, `DepthwiseConv3D` -> a grouped 3D conv,
-`MaxPooling3D` / `AveragePooling3D` -> 3D pooling): same weights, same function.
+`MaxPooling3D` / `AveragePooling3D` -> 3D pooling, `SelfGating` -> a 1x1x1 conv of the pooled
+clip instead of a matmul on the channel axis): same weights, same function.
 
 The scope is read when a layer is called, so it applies to graphs traced inside it (an export)
 and never changes a model or its variables. TensorFlow's CPU kernels have no grouped 3D conv:

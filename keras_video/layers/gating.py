@@ -33,7 +33,8 @@ class SelfGating(keras.layers.Layer):
     def call(self, x):
         if forms.is_native_3d():  # as slim: a 1x1x1 conv of the pooled clip, layout-agnostic
             pooled = ops.mean(x, axis=(1, 2, 3), keepdims=True)
-            kernel = ops.reshape(self.transform.kernel, (1, 1, 1) + tuple(self.transform.kernel.shape))
+            kernel = self.transform.kernel
+            kernel = ops.reshape(kernel, (1, 1, 1) + tuple(kernel.shape))
             logits = ops.conv(pooled, kernel)
             if self.use_bias:
                 logits = logits + self.transform.bias
