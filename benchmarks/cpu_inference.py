@@ -182,7 +182,9 @@ def main():
     print(f"cpu: {cpu_name()}, {os.cpu_count()} cores; {args.threads} threads per runtime")
     print(f"versions: {versions}")
     print(f"float32 matmul peak (numpy BLAS, {args.threads} threads): {peak:.0f} GFLOP/s")
-    rows = []
+    print(f"{args.frames}x{args.size}x{args.size} clips; each row: the median over "
+          f"{args.rounds} alternating rounds of the median of {args.repeats} calls")
+    rows, notes = [], []
     with tempfile.TemporaryDirectory() as scratch:
         workdir = args.workdir or scratch
         for name in args.models:
@@ -190,27 +192,29 @@ def main():
             table, gmacs, peer_error = candidates_for(name, args.frames, args.size, args.batches,
                                                       args.threads, workdir)
             floor_ms = 1000 * 2 * gmacs / peak
-            note = f"; peer: {peer_error}" if peer_error else ""
-            print(f"{name}: {gmacs:.1f} GMACs per {args.frames}x{args.size}x{args.size} clip, "
-                  f"floor {floor_ms:.0f} ms per clip{note}")
+            if peer_error:
+                notes.append(f"{name}: no peer row ({peer_error})")
             for batch, candidates in table.items():
                 print(f"{name}: timing batch {batch}", file=sys.stderr, flush=True)
                 seconds = benchmarking.alternating_rounds(candidates, args.rounds, 1,
                                                           args.repeats)
                 ms = {label: 1000 * statistics.median(s) / batch for label, s in seconds.items()}
                 peer_ms = ms.get(peer_label(name)) if name in PEERS else None
+                if not rows:  # the table's rows print as each batch is timed
+                    print("\n| model | GMACs | floor ms | batch | runtime | ms per clip | "
+                          "clips/s | vs peer | % of peak |")
+                    print("| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
                 for label, value in ms.items():
-                    rows.append(dict(model=name, batch=batch, runtime=label, ms=value,
-                                     vs_peer=peer_ms / value if peer_ms else None,
-                                     peak=floor_ms / value))
-    print(f"\n{args.frames}x{args.size}x{args.size} clips, median over {args.rounds} alternating "
-          f"rounds of the median of {args.repeats} calls\n")
-    print("| model | batch | runtime | ms per clip | clips/s | vs peer | % of peak |")
-    print("| --- | ---: | --- | ---: | ---: | ---: | ---: |")
-    for r in rows:
-        vs = f"{r['vs_peer']:.2f}x" if r["vs_peer"] else "n/a"
-        print(f"| {r['model']} | {r['batch']} | {r['runtime']} | {r['ms']:.0f} | "
-              f"{1000 / r['ms']:.2f} | {vs} | {100 * r['peak']:.0f}% |")
+                    row = dict(model=name, batch=batch, runtime=label, ms=value,
+                               vs_peer=peer_ms / value if peer_ms else None,
+                               peak=floor_ms / value)
+                    rows.append(row)
+                    vs = f"{row['vs_peer']:.2f}x" if row["vs_peer"] else "n/a"
+                    print(f"| {name} | {gmacs:.1f} | {floor_ms:.0f} | {batch} | {label} | "
+                          f"{value:.0f} | {1000 / value:.2f} | {vs} | {100 * row['peak']:.0f}% |",
+                          flush=True)
+    for note in notes:
+        print(note)
     print(json.dumps({"rows": rows, "matmul_gflops": peak}), file=sys.stderr)
 
 
