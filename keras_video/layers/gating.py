@@ -2,6 +2,8 @@
 import keras
 from keras import ops
 
+from keras_video.layers import forms
+
 
 @keras.saving.register_keras_serializable(package="keras_video")
 class SelfGating(keras.layers.Layer):
@@ -31,6 +33,14 @@ class SelfGating(keras.layers.Layer):
         self.transform.build((None, channels))
 
     def call(self, x):
+        if forms.is_native_3d():  # as slim: a 1x1x1 conv of the pooled clip, layout-agnostic
+            pooled = ops.mean(x, axis=(1, 2, 3), keepdims=True)
+            kernel = self.transform.kernel
+            kernel = ops.reshape(kernel, (1, 1, 1) + tuple(kernel.shape))
+            logits = ops.conv(pooled, kernel)
+            if self.use_bias:
+                logits = logits + self.transform.bias
+            return x * ops.sigmoid(logits)
         gate = ops.sigmoid(self.transform(ops.mean(x, axis=(1, 2, 3))))
         return x * gate[:, None, None, None, :]
 
