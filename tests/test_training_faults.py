@@ -122,6 +122,22 @@ def test_a_few_readable_videos_keep_a_repeating_dataset_going(videos, tmp_path):
     assert log.count > 2 * len(log) and log.fatal is None  # bad files met again and again
 
 
+def test_only_failures_since_the_last_decoded_video_stop_a_dataset():
+    """A video that fails on some draws (a damaged stretch that random clips sometimes hit)
+    must not add up, over a long run, to "every video failed": a decode resets the streak."""
+    log = data.DecodeErrorLog()
+    streak = data.errors.FailureStreak(["/v/a.mp4", "/v/b.mp4"], log)
+    streak.failed("/v/a.mp4", "bad packet")
+    streak.decoded()  # b.mp4, say
+    streak.failed("/v/b.mp4", "bad packet")  # a failed before the decode: no streak of 2
+    assert log.fatal is None
+    with pytest.raises(data.NoVideoDecodes, match=r"^none of the 2 videos under /v could be "
+                                                  r"decoded: all 2 failed \(e.g. /v/a.mp4: "
+                                                  r"bad packet\)"):
+        streak.failed("/v/a.mp4", "bad packet")
+    assert isinstance(log.fatal, data.NoVideoDecodes)
+
+
 @pytest.mark.slow
 def test_train_stops_naming_the_folder_when_no_training_video_decodes(tmp_path):
     root = unreadable_videos(tmp_path / "bad")
