@@ -543,6 +543,28 @@ def test_a_full_disk_is_named_and_leaves_the_last_good_files_whole(disk, writer)
     write(1000)  # space again: the next write works
 
 
+def test_a_first_epoch_that_fails_midway_is_resumed_not_refused(tmp_path):
+    """The disk fills after last.keras and best/ of epoch 1 but before its backup: the rerun
+    must start over from the run's starting state, not call the files an earlier run's."""
+    model, folder = small_model(), tmp_path / "run"
+    os.makedirs(folder)
+    backup = run_callbacks.Backup(folder / "backup")
+    checkpoint = run_callbacks.AtomicCheckpoint(folder / "last.keras", folder / "best",
+                                                monitor="accuracy")
+    for callback in (backup, checkpoint):
+        callback.set_model(model)
+    model.layers[0].bias.assign(np.full(256, 7.0, "float32"))
+    backup.on_train_begin()
+    model.layers[0].bias.assign(np.full(256, 8.0, "float32"))  # epoch 1 trains
+    checkpoint.on_epoch_end(0, {"accuracy": 0.5})  # ... and then the disk is full
+    assert runs.epochs_to_resume({"epochs": 2}, folder, folder / "backup", folder) == 0
+    assert run_callbacks.restore_backup(model, folder / "backup") == 0
+    assert float(model.layers[0].bias.numpy()[0]) == 7.0  # the starting weights
+    backup.on_epoch_end(0, {"loss": 1.0})
+    backup.on_train_begin()  # a resumed run's start keeps the backup it resumed from
+    assert run_callbacks.backup_epochs(folder / "backup") == 1
+
+
 def test_the_log_keeps_whole_rows_of_epochs_the_backup_holds(tmp_path):
     path = tmp_path / "log.csv"
     path.write_text("epoch,loss\r\n0,0.5\r\n1,0.4\r\n2,0.3\r\n3,0.")  # cut while writing 3

@@ -152,6 +152,10 @@ class Backup(keras.callbacks.Callback):
     file is ever half-written and a pair is at worst one epoch ahead in its weights: that
     epoch is trained again, never skipped. `restore_backup` reads the newest whole pair. Kept
     after the run ends, so a rerun of a finished run finds it finished.
+
+    A new run saves its starting state (0 epochs done) before its first step, so that a run
+    whose first epoch fails after some of its files were written (a full disk while writing
+    best/) is resumed by its rerun, not mistaken for results that have no backup.
     """
 
     WEIGHTS, EPOCHS = "latest.weights.h5", "training_metadata.json"
@@ -160,6 +164,10 @@ class Backup(keras.callbacks.Callback):
         super().__init__()
         self.directory, self.every_steps = os.fspath(directory), every_steps
         self._epoch = 0
+
+    def on_train_begin(self, logs=None):
+        if backup_epochs(self.directory) is None:
+            self._save(0)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
