@@ -8,6 +8,7 @@ The wheel is built from this checkout without network or build isolation, instal
 import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -22,8 +23,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def installed(tmp_path_factory):
     """`(python, keras_video_command, site_packages)` of a fresh venv holding the wheel."""
     scratch = tmp_path_factory.mktemp("wheel")
+    # Built from a copy: setuptools writes build/ and *.egg-info/ into the tree it builds.
+    source = scratch / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "site", "*.egg-info", "__pycache__", ".hypothesis",
+        ".pytest_cache"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "--no-index", "-q", "-w", str(scratch / "dist"), ROOT],
+                    "--no-index", "-q", "-w", str(scratch / "dist"), str(source)],
                    check=True, capture_output=True, cwd=scratch)
     wheel, = glob.glob(str(scratch / "dist" / "keras_video-*.whl"))
     env_dir = scratch / "env"
