@@ -423,19 +423,20 @@ def test_every_zoo_recipe_loads_and_names_a_registered_model():
     import glob
     import inspect
 
+    from keras_video import recipes as packaged
     from keras_video import zoo
     from keras_video.training.trainer import SOURCES
 
-    recipes = sorted(glob.glob(os.path.join(ROOT, "zoo", "*.yaml")))
-    assert len(recipes) >= 12
+    recipes = sorted(glob.glob(os.path.join(ROOT, "keras_video", "recipes", "*.yaml")))
+    assert len(recipes) >= 12 and len(recipes) == len(packaged.names())
     for path in recipes:
-        config = load_config(path)
+        config = load_config(os.path.basename(path)[:-len(".yaml")])  # by name
         assert config["model"]["name"] in zoo.list_models(), path
         reader = inspect.signature(SOURCES[config["data"]["source"]]).parameters
         for split in ("train", "validation"):
             assert set(config["data"][split]) <= set(reader), (path, split)
         assert "Unverified at full scale here" in open(path).read(), path
     assert set(SOURCES) == set(config_lib.DATA_SOURCES)  # every accepted source has a reader
-    csn = load_config(os.path.join(ROOT, "zoo", "ir_csn_152_kinetics400.yaml"))
+    csn = load_config("ir_csn_152_kinetics400")
     assert (csn["data"]["num_frames"], csn["data"]["eval_clips"], csn["data"]["eval_crops"]) == (32, 10, 3)
-    assert load_config(os.path.join(ROOT, "zoo", "s3dg_something_something_v2.yaml"))["data"]["flip"] is False
+    assert load_config("s3dg_something_something_v2")["data"]["flip"] is False
