@@ -73,11 +73,11 @@ def write_videos(workdir, settings, progress=True):
 
 
 def train_and_evaluate(model_name, train_dir, test_list, workdir, settings, name=None,
-                       overrides=(), fit_verbose=0):
+                       overrides=(), fit_verbose=0, callbacks=()):
     """Trains `model_name` with the demo's recipe (`overrides`: `key=value` strings, as
-    `keras-video train` takes them) and evaluates it at video level on `test_list`; returns
-    (model, history, report, training seconds). Every model of one `workdir` reads the same
-    decoded-clip cache."""
+    `keras-video train` takes them; `callbacks`: more Keras callbacks for `fit`) and evaluates
+    it at video level on `test_list`; returns (model, history, report, training seconds). Every
+    model of one `workdir` reads the same decoded-clip cache."""
     from keras_video import inference
     from keras_video.training import trainer
 
@@ -86,7 +86,7 @@ def train_and_evaluate(model_name, train_dir, test_list, workdir, settings, name
                      os.path.join(workdir, "runs"), settings,
                      cache=os.path.join(workdir, "decoded_train_clips"),
                      fit_verbose=fit_verbose)
-    model, history = trainer.train(recipe, overrides)
+    model, history = trainer.train(recipe, overrides, callbacks=callbacks)
     seconds = time.perf_counter() - begin
     report = inference.evaluate(model, test_list, num_frames=settings["frames"], stride=1,
                                  crop_size=settings["size"], num_clips=1, num_crops=1,
