@@ -77,7 +77,8 @@ def test_quantized_tflite_stays_close_to_keras(name, tmp_path):
                                             expected["probabilities"].argmax(-1)))}
     print(f"\n{name} on {len(clips)} synthetic clips: {measured}")
     assert measured["fp16"]["top1_agreement"] == 1.0
-    # Measured (2026-11-23): fp16 0.0007-0.0014, dynamic int8 0.013-0.022, int8 0.06-0.11.
+    # Bounds a few times above the errors measured on these models (docs/benchmarks.md,
+    # "Quantization"), so that a conversion that loses precision fails.
     assert measured["fp16"]["logits_relative_error"] < 5e-3
     assert measured["dynamic_int8"]["logits_relative_error"] < 0.05
     assert measured["int8"]["logits_relative_error"] < 0.2
