@@ -92,8 +92,8 @@ def _demo_recipe(model_name, train_dir, workdir, settings, name=None, fit_verbos
 
 def decode_training_clips(train_dir, workdir, settings):
     """Decodes every training video of `train_dir` into the work folder's decoded-clip cache,
-    through the training pipeline itself, so that the cache holds what a training would have
-    written; does nothing where the cache is complete. Afterwards several trainings can read
+    through the training pipeline itself (the same for every model), so that the cache holds
+    what a training would have written; does nothing where the cache is complete. Afterwards several trainings can read
     it at once (a cache being written takes a lock that a second writer fails on)."""
     from keras_video.training import config as recipe_config
     from keras_video.training import trainer
