@@ -5,7 +5,15 @@ and the frame-level C2D baseline with the same pipeline, recipe and budget, eval
 video level on held-out videos, exports the S3D-G as a TF Serving SavedModel and classifies one
 generated video file with the reloaded SavedModel. The classes are orbits that play one set of
 frames in different orders, so a frame-level model is at chance whatever it learns.
+
+The two trainings run side by side: C2D in a second process, S3D-G in this one. One training
+keeps about one core busy (its steps are many small ops, and tracing, checkpoints and export
+are Python), so on a 2-core machine the second core would otherwise sit idle for most of the
+run. Both read the decoded-clip cache, which is filled once before either starts; each
+training is seeded on its own, so running them together changes neither one's data order nor
+its result.
 """
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -72,21 +80,45 @@ def write_videos(workdir, settings, progress=True):
     return train_dir, data.from_directory(test_dir)
 
 
+def _cache_path(workdir):
+    return os.path.join(workdir, "decoded_train_clips")
+
+
+def _demo_recipe(model_name, train_dir, workdir, settings, name=None, fit_verbose=0):
+    return _recipe(name or f"demo_{model_name}", model_name, train_dir,
+                   os.path.join(workdir, "runs"), settings, cache=_cache_path(workdir),
+                   fit_verbose=fit_verbose)
+
+
+def decode_training_clips(train_dir, workdir, settings):
+    """Decodes every training video of `train_dir` into the work folder's decoded-clip cache,
+    through the training pipeline itself (the same for every model), so that the cache holds
+    what a training would have written; does nothing where the cache is complete. Afterwards several trainings can read
+    it at once (a cache being written takes a lock that a second writer fails on)."""
+    from keras_video.training import config as recipe_config
+    from keras_video.training import trainer
+
+    if os.path.exists(_cache_path(workdir) + ".index"):
+        return
+    config = recipe_config.load_config(_demo_recipe("s3dg", train_dir, workdir, settings))
+    train_list, _ = trainer.video_lists(config)
+    # The pipeline shuffles the cached clips over every video, so its first batch waits for
+    # the last video to be decoded, which completes the cache.
+    next(iter(trainer.training_dataset(config, train_list, config["batch_size"])))
+
+
 def train_and_evaluate(model_name, train_dir, test_list, workdir, settings, name=None,
-                       overrides=(), fit_verbose=0):
+                       overrides=(), fit_verbose=0, callbacks=()):
     """Trains `model_name` with the demo's recipe (`overrides`: `key=value` strings, as
-    `keras-video train` takes them) and evaluates it at video level on `test_list`; returns
-    (model, history, report, training seconds). Every model of one `workdir` reads the same
-    decoded-clip cache."""
+    `keras-video train` takes them; `callbacks`: more Keras callbacks for `fit`) and evaluates
+    it at video level on `test_list`; returns (model, history, report, training seconds). Every
+    model of one `workdir` reads the same decoded-clip cache."""
     from keras_video import inference
     from keras_video.training import trainer
 
     begin = time.perf_counter()
-    recipe = _recipe(name or f"demo_{model_name}", model_name, train_dir,
-                     os.path.join(workdir, "runs"), settings,
-                     cache=os.path.join(workdir, "decoded_train_clips"),
-                     fit_verbose=fit_verbose)
-    model, history = trainer.train(recipe, overrides)
+    recipe = _demo_recipe(model_name, train_dir, workdir, settings, name, fit_verbose)
+    model, history = trainer.train(recipe, overrides, callbacks=callbacks)
     seconds = time.perf_counter() - begin
     report = inference.evaluate(model, test_list, num_frames=settings["frames"], stride=1,
                                  crop_size=settings["size"], num_clips=1, num_crops=1,
@@ -94,10 +126,25 @@ def train_and_evaluate(model_name, train_dir, test_list, workdir, settings, name
     return model, history, report, seconds
 
 
+def _summary(model, history, report, seconds):
+    return dict(report=report, train_seconds=seconds, params=model.count_params(),
+                history=history.history)
+
+
+def train_and_summarise(model_name, train_dir, test_list, workdir, settings):
+    """`train_and_evaluate` in the second process: what `run` reports, without the model."""
+    return _summary(*train_and_evaluate(model_name, train_dir, test_list, workdir, settings))
+
+
+def _import_training():
+    """Loads TensorFlow and the trainer in the second process while the first writes videos."""
+    from keras_video.training import trainer  # noqa: F401
+
+
 def run(workdir=None, settings=None, verbose=True, fit_verbose=0):
     """Runs the demo; returns its results (the `--json` object). `verbose` prints its steps
-    on stderr, `fit_verbose` is Keras' verbosity while the models train (1: a live bar, 2: a
-    line per epoch)."""
+    on stderr, `fit_verbose` is Keras' verbosity while S3D-G trains (1: a live bar, 2: a line
+    per epoch); C2D trains silently beside it."""
     from keras_video import export, inference, plots
 
     settings = {**DEMO, **(settings or {})}
@@ -105,27 +152,36 @@ def run(workdir=None, settings=None, verbose=True, fit_verbose=0):
     workdir = workdir or tempfile.mkdtemp(prefix="keras-video-demo-")
     say = _log if verbose else (lambda message: None)
 
-    say(f"[1/5] writing {settings['train_per_class']} + {settings['test_per_class']} synthetic "
-        f"videos per class ({len(settings['classes'])} classes, mp4 + avi) to {workdir}/videos")
-    train_dir, test_list = write_videos(workdir, settings, progress=verbose)
+    # A fresh interpreter (spawn): a forked TensorFlow runtime is not safe to use. Leaving the
+    # block terminates it, so an error here does not wait for C2D to finish.
+    with multiprocessing.get_context("spawn").Pool(1) as second:
+        ready = second.apply_async(_import_training)
+        say(f"[1/5] writing {settings['train_per_class']} + {settings['test_per_class']} "
+            f"synthetic videos per class ({len(settings['classes'])} classes, mp4 + avi) to "
+            f"{workdir}/videos")
+        train_dir, test_list = write_videos(workdir, settings, progress=verbose)
+        say("[2/5] decoding each training video once, into the clip cache both models read")
+        decode_training_clips(train_dir, workdir, settings)
+        ready.get()
+        say(f"[3/5] training s3dg here and c2d in a second process, side by side "
+            f"({settings['epochs']} epochs each)")
+        c2d = second.apply_async(train_and_summarise,
+                                 ("c2d", train_dir, test_list, workdir, settings))
+        s3dg_model, *trained = train_and_evaluate("s3dg", train_dir, test_list, workdir,
+                                                  settings, fit_verbose=fit_verbose)
+        results = {"s3dg": _summary(s3dg_model, *trained)}
 
-    results, histories, models = {}, {}, {}
-    for step, name in enumerate(("s3dg", "c2d"), start=2):
-        say(f"[{step}/5] training {name} ({settings['epochs']} epochs)")
-        model, history, report, seconds = train_and_evaluate(name, train_dir, test_list,
-                                                             workdir, settings,
-                                                             fit_verbose=fit_verbose)
-        results[name] = dict(report=report, train_seconds=seconds, params=model.count_params())
-        histories[name] = history.history
-        models[name] = model
-
-    say("[4/5] exporting S3D-G as a SavedModel for TF Serving and classifying a video file "
-        "with it")
-    # No warm-up requests: they need tensorflow-serving-api, which the demo does not install.
-    export_dir = export.export_savedmodel(models["s3dg"], os.path.join(workdir, "s3dg_serving"),
-                                          class_names=test_list.class_names, warmup=False)
-    video_path = test_list.paths[0]
-    prediction = classify_with_savedmodel(export_dir, test_list.subset([0]), settings)
+        say("[4/5] exporting S3D-G as a SavedModel for TF Serving and classifying a video "
+            "file with it")
+        # No warm-up requests: they need tensorflow-serving-api, which the demo does not
+        # install.
+        export_dir = export.export_savedmodel(s3dg_model,
+                                              os.path.join(workdir, "s3dg_serving"),
+                                              class_names=test_list.class_names, warmup=False)
+        video_path = test_list.paths[0]
+        prediction = classify_with_savedmodel(export_dir, test_list.subset([0]), settings)
+        results["c2d"] = c2d.get()
+    histories = {name: result["history"] for name, result in results.items()}
 
     say("[5/5] writing the training curves")
     curves = plots.training_curves(histories, os.path.join(workdir, "training_curves.png"),

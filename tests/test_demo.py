@@ -32,3 +32,19 @@ def test_tiny_demo_writes_everything_it_reports(tmp_path):
         with open(tmp_path / "runs" / f"demo_{model}" / "config.yaml") as f:
             kwargs = yaml.safe_load(f)["model"]["kwargs"]
         assert kwargs["bn_momentum"] == demo.DEMO["bn_momentum"]  # both models, same recipe
+
+
+@pytest.mark.timeout(300)
+def test_decoding_the_training_clips_completes_the_shared_cache(tmp_path):
+    # The demo's two trainings read the cache at once, which works only for a finished cache
+    # (tf.data writes the .index file last); an unfinished one would make the second training
+    # fail on the first's lock.
+    # Batch 2 of 8 videos: the first batch alone does not need every video, the shuffle does.
+    settings = {**demo.DEMO, "frames": 8, "train_per_class": 2, "test_per_class": 1,
+                "batch_size": 2}
+    train_dir, _ = demo.write_videos(str(tmp_path), settings, progress=False)
+    assert not any(n.startswith("decoded_train_clips") for n in os.listdir(tmp_path))
+    demo.decode_training_clips(train_dir, str(tmp_path), settings)
+    files = sorted(os.listdir(tmp_path))
+    assert "decoded_train_clips.index" in files, files
+    assert not any(n.endswith(".lockfile") for n in files), files
