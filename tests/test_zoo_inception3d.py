@@ -20,15 +20,14 @@ def test_registry_lists_the_family():
         zoo.get("s4d")
 
 
-def test_s3d_matches_torchvision_parameter_and_mac_counts():
+def test_s3d_matches_torchvision_parameter_and_mac_counts(full_size):
     """torchvision's S3D_Weights.KINETICS400_V1: num_params 8,320,048, _ops 17.979 GMACs
     (16x224x224); our hook count of torchvision's convs gives 17,978,771,456 exactly."""
-    model = zoo.S3D()
-    assert profiling.count_params(model)["trainable_params"] == 8_320_048
-    assert profiling.count_macs(model, 16, 224) == 17_978_771_456
+    assert profiling.count_params(full_size.model("s3d"))["trainable_params"] == 8_320_048
+    assert full_size.macs("s3d", 16, 224) == 17_978_771_456
 
 
-def test_s3d_counts_match_live_torchvision():
+def test_s3d_counts_match_live_torchvision(full_size):
     ref = run_torch("""
         model, macs = torchvision.models.video.s3d().eval(), []
         def hook(module, inputs, output):
@@ -41,9 +40,8 @@ def test_s3d_counts_match_live_torchvision():
         print(json.dumps({"params": sum(p.numel() for p in model.parameters()),
                           "macs": sum(macs)}))
     """)
-    model = zoo.S3D()
-    assert profiling.count_params(model)["trainable_params"] == ref["params"]
-    assert profiling.count_macs(model) == ref["macs"]
+    assert profiling.count_params(full_size.model("s3d"))["trainable_params"] == ref["params"]
+    assert full_size.macs("s3d", 16, 224) == ref["macs"]
 
 
 def _temporal_blocks(model):
@@ -205,8 +203,9 @@ README_COUNTS = {
 }
 
 
-def test_full_size_family_counts():
-    counts = {name: profiling.profile(zoo.get(name)) for name in FAMILY}
+def test_full_size_family_counts(full_size):
+    counts = {name: {**profiling.count_params(full_size.model(name)),
+                     "gmacs": full_size.macs(name, 16, 224) / 1e9} for name in FAMILY}
     for name, (params, gmacs) in README_COUNTS.items():
         assert counts[name]["trainable_params"] == params, name
         assert round(counts[name]["gmacs"], 2) == gmacs, name

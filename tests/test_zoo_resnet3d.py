@@ -17,13 +17,13 @@ CSNS = [f"{kind}_csn_{depth}" for kind in ("ir", "ip") for depth in (26, 50, 101
     ("r3d_18", 33_371_472, 40.697), ("mc3_18", 11_695_440, 43.343),
     ("r2plus1d_18", 31_505_325, 40.519),
 ])
-def test_torchvision_resnets_match_published_counts(name, params, gmacs):
-    model = zoo.get(name)
+def test_torchvision_resnets_match_published_counts(name, params, gmacs, full_size):
+    model = full_size.model(name)
     assert profiling.count_params(model)["trainable_params"] == params
-    assert round(profiling.count_macs(model, 16, 112) / 1e9, 3) == gmacs
+    assert round(full_size.macs(name, 16, 112) / 1e9, 3) == gmacs
 
 
-def test_torchvision_resnets_match_live_counts():
+def test_torchvision_resnets_match_live_counts(full_size):
     ref = run_torch("""
         result = {}
         for name in ["r3d_18", "mc3_18", "r2plus1d_18"]:
@@ -39,9 +39,9 @@ def test_torchvision_resnets_match_live_counts():
         print(json.dumps(result))
     """)
     for name, (params, macs) in ref.items():
-        model = zoo.get(name)
+        model = full_size.model(name)
         assert profiling.count_params(model)["trainable_params"] == params, name
-        assert profiling.count_macs(model, 16, 112) == macs, name
+        assert full_size.macs(name, 16, 112) == macs, name
 
 
 @pytest.mark.parametrize("name,params,gmacs_256", [
@@ -50,22 +50,20 @@ def test_torchvision_resnets_match_live_counts():
     # 32-frame clip; they equal our counts at a 256x256 crop (VMZ's test crop).
     ("ir_csn_152", 29_703_568, 96.7), ("ip_csn_152", 33.02e6, 108.8), ("ir_csn_50", 13.13e6, None),
 ])
-def test_csns_match_published_counts(name, params, gmacs_256):
-    model = zoo.get(name)
-    trainable = profiling.count_params(model)["trainable_params"]
+def test_csns_match_published_counts(name, params, gmacs_256, full_size):
+    trainable = profiling.count_params(full_size.model(name))["trainable_params"]
     assert trainable == params if isinstance(params, int) else round(trainable / 1e4) * 1e4 == params
     if gmacs_256:
-        assert round(profiling.count_macs(model, 32, 256) / 1e9, 1) == gmacs_256
+        assert round(full_size.macs(name, 32, 256) / 1e9, 1) == gmacs_256
 
 
-def test_csns_are_cheaper_than_their_dense_counterpart():
+def test_csns_are_cheaper_than_their_dense_counterpart(full_size):
     """The point of channel separation: ir-CSN-50's 3x3x3 convs cost C MACs per output where a
     ResNet3D-50's cost 27 C^2 (Tran et al. 2019)."""
-    csn = profiling.count_macs(zoo.get("ir_csn_50"), 8, 112)
     stages = [[w.shape for w in layer.weights if w.name == "kernel" and w.shape[:3] == (3, 3, 3)]
-              for layer in zoo.get("ir_csn_50").layers if layer.name.startswith("res")]
+              for layer in full_size.model("ir_csn_50").layers if layer.name.startswith("res")]
     assert all(shape[-1] == 1 for block in stages for shape in block)  # depthwise kernels
-    assert csn < profiling.count_macs(zoo.get("r3d_18"), 8, 112)
+    assert full_size.macs("ir_csn_50", 16, 112) < full_size.macs("r3d_18", 16, 112)
 
 
 @pytest.mark.parametrize("name", TORCHVISION + CSNS)
