@@ -5,7 +5,6 @@ import pytest
 from keras_video import profiling, zoo
 
 from conftest import CLIP, TINY
-from export_helpers import assert_exports_match
 from torch_reference import run_torch
 
 TORCHVISION = ["r3d_18", "mc3_18", "r2plus1d_18"]
@@ -75,20 +74,6 @@ def test_tiny_forward_and_keras_round_trip(name, tmp_path, rng):
     model.save(tmp_path / "m.keras")
     restored = keras.saving.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(restored(x).numpy(), y, rtol=1e-5, atol=1e-6)
-
-
-# R(2+1)D-18 and the 26-layer CSNs go through every format in test_export.py. The deeper CSNs
-# stack more of the same blocks (50-152 layers: 1-2.5 minutes each), so they run under -m slow.
-DEEP = {"ir_csn_50", "ip_csn_50", "ir_csn_101", "ip_csn_101", "ir_csn_152", "ip_csn_152"}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in DEEP else n
-                                  for n in TORCHVISION + CSNS
-                                  if n not in ("r2plus1d_18", "ir_csn_26", "ip_csn_26")])
-def test_tiny_models_export_to_tflite_builtins_and_onnx(name, tmp_path, rng):
-    model = zoo.get(name, input_shape=CLIP, classes=5, classifier_activation=None, **TINY)
-    x = rng.uniform(0, 255, size=(1,) + CLIP).astype("float32")
-    assert_exports_match(model, x, tmp_path, atol=1e-4)
 
 
 def test_builder_arguments():
