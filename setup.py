@@ -41,10 +41,12 @@ setup(
         "docs": DOCS,
         # pytest-xdist: two test processes, since most test time is single-threaded tracing.
         # import-linter: the layering contract (.importlinter) is a test; hypothesis: the
-        # property-based tests of the .pth reader.
+        # property-based tests of the .pth reader and of the decoder over damaged video files.
         "test": ["pytest", "pytest-timeout", "pytest-xdist", "hypothesis", "tf2onnx", "onnxruntime",
                  "ai-edge-litert", "tensorflow-serving-api", "apache-beam[tfrecord]",
                  "import-linter"] + DOCS,
+        # The peers of benchmarks/decoding.py; torchcodec also needs FFmpeg's shared libraries.
+        "bench": ["decord==0.6.0", "torchcodec", "torch"],
     },
     py_modules=["keras_video_cli"],  # the console command (see its docstring)
     entry_points={"console_scripts": ["keras-video=keras_video_cli:run"]},

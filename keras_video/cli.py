@@ -96,7 +96,7 @@ def build_parser():
         sub.set_defaults(run=run)
         return sub, json_flag
 
-    sub, flag = command("demo", "the main job: train S3D-G and the frame-level C2D on synthetic "
+    sub, flag = command("demo", "train S3D-G and the frame-level C2D on synthetic "
                         "orbits written as videos, evaluate, export, classify", _demo)
     sub.add_argument("--workdir", help="folder for the videos, runs and figures "
                      "(default: a new temporary folder)")
@@ -141,7 +141,7 @@ def build_parser():
         _common(sub, flag)
 
     sub, flag = command("predict", "classify videos, with a timeline of windows", _predict)
-    sub.add_argument("videos", nargs="+", metavar="VIDEO")
+    sub.add_argument("videos", nargs="+", metavar="VIDEO", help="video files")
     _model_flags(sub)
     sub.add_argument("--labels", help="text file of class names, one per line (default: "
                      "those the model carries)")
@@ -153,7 +153,7 @@ def build_parser():
 
     sub, flag = command("features", "write one feature vector per window of each video "
                         "(for temporal localisation and retrieval)", _features)
-    sub.add_argument("videos", nargs="+", metavar="VIDEO")
+    sub.add_argument("videos", nargs="+", metavar="VIDEO", help="video files")
     _model_flags(sub)
     sub.add_argument("--layer", help="layer whose output is pooled (default: the backbone's "
                      "last feature map)")
@@ -168,7 +168,8 @@ def build_parser():
                         _export)
     sub.add_argument("model", metavar="MODEL", help="a registered model (with --weights), a "
                      "registered preset, a preset directory or a .keras file")
-    sub.add_argument("--format", required=True, choices=("savedmodel", "tflite", "onnx"))
+    sub.add_argument("--format", required=True, choices=("savedmodel", "tflite", "onnx"),
+                     help="what to write")
     sub.add_argument("--out", required=True, help="the file (tflite, onnx) or TF Serving model "
                      "folder (savedmodel) to write")
     sub.add_argument("--quantize", choices=("fp16", "dynamic_int8", "int8"),
@@ -184,7 +185,8 @@ def build_parser():
 
     sub, flag = command("convert", "convert an upstream checkpoint (DeepMind I3D, torchvision, "
                         "VMZ, MMAction2, pytorchvideo) into Keras weights", _convert)
-    sub.add_argument("checkpoint", metavar="CHECKPOINT")
+    sub.add_argument("checkpoint", metavar="CHECKPOINT", help="a PyTorch file (.pth, .pt, "
+                     ".pyth, .pkl, .bin) or a TF checkpoint (prefix, .index file or folder)")
     sub.add_argument("--model", required=True, help="the registered model it belongs to")
     sub.add_argument("--to", required=True, help="the .weights.h5 file to write")
     sub.add_argument("--classes", type=_positive, help="classes of the checkpoint's head")

@@ -18,16 +18,15 @@ from keras_video.data.synthetic import ORBIT_CLASSES
 # exactly at chance, and only temporal modelling can do better (keras_video.data.synthetic).
 # 16 frames, a power of two: C2D's temporal strides keep frames 0 and 8, the same two frames in
 # every orbit class.
-# Sized by measurement on 2 CPU cores: 8 epochs of 400 videos per class, batch 32, width 0.125
-# (it learned faster per step than 0.25 at half the step time). The decoded clips are cached in
-# the work folder, so the second model trains without decoding.
-# AdamW, not SGD: with SGD (0.1, Nesterov) a run stayed at chance for a random number of epochs
-# before it took off; AdamW took off within two epochs with every seed tried. Its rate is 1e-2:
-# with 5e-3 the orbits' speed was still being learned after 8 epochs (seeds 0-3: 0.960, 0.830,
-# 0.755, 0.980; the errors one turn against three).
+# Sized to a few minutes on 2 CPU cores: 8 epochs of 400 videos per class, batch 32, width
+# 0.125 (it learns faster per step than width 0.25, and each step costs less). The
+# decoded clips are cached in the work folder, so the second model trains without decoding.
+# AdamW, not SGD: with SGD (0.1, Nesterov) a run stays at chance for a random number of epochs
+# before it takes off; AdamW takes off within two epochs with every seed tried. Its rate is
+# 1e-2: at 5e-3 the orbits' speed (one turn against three) is still being learned after 8
+# epochs.
 # BatchNorm momentum 0.9, not Keras' 0.99: in a few hundred steps the network changes faster than
-# a 100-step average follows, and the inference-mode statistics lagged (one run: training
-# accuracy 0.94 in its last epoch, held-out 0.70).
+# a 100-step average follows, and the inference-mode statistics lag behind it.
 # docs/benchmarks.md ("The demo") has the measurements; benchmarks/demo_recipe.py reruns them.
 DEMO = dict(frames=16, size=32, train_per_class=400, test_per_class=50, epochs=8, batch_size=32,
             width_multiplier=0.125, min_width=8, bn_momentum=0.9, learning_rate=1e-2,
@@ -54,7 +53,8 @@ def _recipe(name, model, train_dir, output_dir, settings, cache, fit_verbose=0):
         "optimizer": {"name": "adamw", "learning_rate": settings["learning_rate"],
                       "weight_decay": settings["weight_decay"]},
         "schedule": {"name": "cosine", "warmup_epochs": 0.5},
-        # Graph mode: XLA compiles these small models for longer than it saves (measured).
+        # Graph mode: XLA compiles these small models for longer than it saves
+        # (docs/benchmarks.md, "The demo").
         "jit_compile": False, "output_dir": output_dir, "seed": 0, "verbose": fit_verbose,
     }
 

@@ -1,5 +1,6 @@
 """The documentation: the site builds in strict mode, the generated model tables and figure are
 current, and the README stays a short front page whose links and commands are real."""
+import argparse
 import importlib.util
 import json
 import os
@@ -14,15 +15,18 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def _models_page():
-    path = ROOT / "scripts" / "models_page.py"
-    spec = importlib.util.spec_from_file_location("models_page", path)
+def _script(name):
+    path = ROOT / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-models_page = _models_page()
+models_page = _script("models_page")
+reference_pages = _script("reference_pages")
+# Put on the line before a ```python block of a page: the test below runs the block.
+RUNS = "<!-- runs in tests/test_docs.py -->"
 
 
 def test_site_builds_in_strict_mode(tmp_path):
@@ -36,8 +40,11 @@ def test_site_builds_in_strict_mode(tmp_path):
     assert done.returncode == 0, done.stderr
     api = (site / "api" / "index.html").read_text()
     for name in ("keras_video.data.read_video", "keras_video.export.export_tflite",
-                 "keras_video.weights.load_weights", "keras_video.layers.DepthwiseConv3D",
-                 "keras_video.training.train", "keras_video.zoo.list_models"):
+                 "keras_video.presets.load", "keras_video.presets.ClipSpec",
+                 "keras_video.inference.load", "keras_video.inference.decode_predictions",
+                 "keras_video.weights.copy_weights", "keras_video.layers.DepthwiseConv3D",
+                 "keras_video.training.train", "keras_video.zoo.list_models",
+                 "keras_video.recipes.names"):
         assert f'id="{name}"' in api, f"the API reference lost {name}"
     assert "inception_family.svg" in (site / "models" / "index.html").read_text()
 
@@ -123,3 +130,60 @@ def test_readme_is_a_short_front_page():
     # .ci/run promises to run the README's test command verbatim.
     ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
     assert ci in readme
+
+
+def test_generated_reference_parts_are_current():
+    for path, text in reference_pages.render(ROOT).items():
+        assert (ROOT / path).read_text() == text, \
+            f"{path} is stale: run python scripts/reference_pages.py"
+
+
+def test_reference_check_sees_a_new_flag_and_layer_and_writing_fixes_them(tmp_path,
+                                                                         monkeypatch):
+    from keras_video import cli
+    for path in (reference_pages.CLI_PAGE, reference_pages.PRESETS_PAGE,
+                 reference_pages.LAYOUT_PAGE, reference_pages.CONTRACT):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / path, tmp_path / path)
+    shutil.copytree(ROOT / "keras_video", tmp_path / "keras_video",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.yaml", "*.txt", "*.md"))
+    assert reference_pages.main(["--check", "--root", str(tmp_path)]) == 0
+
+    real = cli.build_parser
+
+    def with_a_new_flag():
+        parser = real()
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        commands.choices["predict"].add_argument("--new-flag", help="a flag the page lacks")
+        return parser
+
+    monkeypatch.setattr(cli, "build_parser", with_a_new_flag)
+    contract = tmp_path / reference_pages.CONTRACT
+    contract.write_text(contract.read_text().replace("    keras_video.demo\n",
+                                                     "    keras_video.demo\n    keras_video.plots\n", 1)
+                        .replace(" | keras_video.plots", ""))
+    assert reference_pages.main(["--check", "--root", str(tmp_path)]) == 1
+    assert reference_pages.main(["--root", str(tmp_path)]) == 0
+    assert "| `--new-flag NEW_FLAG` | - | a flag the page lacks |" in \
+        (tmp_path / reference_pages.CLI_PAGE).read_text()
+    layout = (tmp_path / reference_pages.LAYOUT_PAGE).read_text()
+    assert "demo\n  ↓\nplots\n  ↓\ntraining   detection" in layout
+    assert reference_pages.main(["--check", "--root", str(tmp_path)]) == 0
+
+
+def marked_examples(page):
+    """The ```python blocks of a docs page that follow a RUNS line."""
+    text = (ROOT / "docs" / page).read_text()
+    return re.findall(re.escape(RUNS) + r"\n```python\n(.*?)\n```", text, flags=re.S)
+
+
+@pytest.mark.parametrize("page", ["presets.md"])
+def test_marked_examples_run(page, tmp_path, monkeypatch):
+    """The page's marked examples, run in order in one namespace in an empty folder, as a
+    reader would paste them."""
+    examples = marked_examples(page)
+    assert examples, f"docs/{page} lost its runnable examples"
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": "__main__"}
+    for i, example in enumerate(examples):
+        exec(compile(example, f"docs/{page} example {i + 1}", "exec"), namespace)

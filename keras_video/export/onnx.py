@@ -20,7 +20,9 @@ def export_onnx(model, path, *, frames=None, size=None, opset=MIN_OPSET, class_n
     file; `class_names`: the names alone, as JSON). Returns `{"path", "bytes", "opset"}`."""
     try:
         import onnx
-        import tf2onnx
+        import tf2onnx  # noqa: F401  (onnx_graph converts with it)
+
+        from keras_video.export import onnx_graph
     except ImportError:
         raise ImportError("ONNX export needs tf2onnx and onnx: pip install "
                           "'keras-video[export]'") from None
@@ -31,7 +33,7 @@ def export_onnx(model, path, *, frames=None, size=None, opset=MIN_OPSET, class_n
     outputs = classifier_outputs(model)
     spec = signatures.signature_spec(model, frames, size, dtype=tf.float32)
     function = tf.function(lambda video: outputs(video, training=False), input_signature=[spec])
-    proto, _ = tf2onnx.convert.from_function(function, input_signature=[spec], opset=opset)
+    proto = onnx_graph.convert(function, spec, opset)
     for axis, name in zip(proto.graph.input[0].type.tensor_type.shape.dim,
                           ("batch", "frames", "height", "width")):
         if not axis.HasField("dim_value"):

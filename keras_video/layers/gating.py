@@ -2,6 +2,8 @@
 import keras
 from keras import ops
 
+from keras_video.layers import forms
+
 
 @keras.saving.register_keras_serializable(package="keras_video")
 class SelfGating(keras.layers.Layer):
@@ -12,7 +14,7 @@ class SelfGating(keras.layers.Layer):
     one has a bias by default (`use_bias=False` gives slim's form), which S3D-G's registered
     weights expect: they are S3D's with every gate at `sigmoid(0) = 0.5` and the BatchNorm
     before it doubled, so the network computes S3D's function (`identity_gates` in
-    `keras_video.weights.converters`).
+    `keras_video.zoo.inception3d.checkpoints`).
     """
 
     def __init__(self, use_bias=True, kernel_initializer=None, kernel_regularizer=None,
@@ -31,6 +33,14 @@ class SelfGating(keras.layers.Layer):
         self.transform.build((None, channels))
 
     def call(self, x):
+        if forms.is_native_3d():  # as slim: a 1x1x1 conv of the pooled clip, layout-agnostic
+            pooled = ops.mean(x, axis=(1, 2, 3), keepdims=True)
+            kernel = self.transform.kernel
+            kernel = ops.reshape(kernel, (1, 1, 1) + tuple(kernel.shape))
+            logits = ops.conv(pooled, kernel)
+            if self.use_bias:
+                logits = logits + self.transform.bias
+            return x * ops.sigmoid(logits)
         gate = ops.sigmoid(self.transform(ops.mean(x, axis=(1, 2, 3))))
         return x * gate[:, None, None, None, :]
 

@@ -208,10 +208,10 @@ def build_before_fit(model, element_spec):
     element spec, before `fit`.
 
     Left to `fit`, they are created inside the first trace of the train step, and TensorFlow
-    then traces the step a second time without them (S3D-G at width 0.25 on 9x32x32 clips,
-    one measurement: 44 s to the end of the first steps, against 25 s built first). Under MultiWorkerMirroredStrategy `fit` would
-    also average a first batch across workers to learn the shapes, which raises (see
-    `multi_worker`); with everything built that step has nothing left to do and is skipped.
+    then traces the step a second time without them (docs/benchmarks.md, "Training steps").
+    Under MultiWorkerMirroredStrategy `fit` would also average a first batch across workers
+    to learn the shapes, which raises (see `multi_worker`); with everything built that step
+    has nothing left to do and is skipped.
     """
     def symbolic(spec):  # a PerReplicaSpec holds one spec per local replica, all alike
         spec = getattr(spec, "_value_specs", (spec,))[0]
