@@ -216,12 +216,32 @@ def test_checkpoint_keeps_the_last_and_the_best_epoch(tmp_path):
         AtomicCheckpoint(last, best)
 
 
+class BatchNormState(keras.callbacks.Callback):
+    """Every BatchNorm layer's moving statistics and scales, as `fit` starts and as it ends."""
+
+    def read(self):
+        return [np.array(w) for layer in self.model._flatten_layers()
+                if isinstance(layer, keras.layers.BatchNormalization)
+                for w in (layer.moving_mean, layer.moving_variance, layer.gamma, layer.beta)]
+
+    def on_train_begin(self, logs=None):
+        self.before = self.read()
+
+    def on_train_end(self, logs=None):
+        self.after = self.read()
+
+    def unchanged(self):
+        return all(np.array_equal(a, b) for a, b in zip(self.before, self.after))
+
+
 @pytest.mark.parametrize("changes", [{"precision": "mixed_bfloat16"}, {"jit_compile": True},
                                      {"freeze_bn": True, "optimizer": {"name": "adamw"},
                                       "label_smoothing": 0.1, "data": {"mix": "mixup"}}],
                          ids=["mixed_bfloat16", "xla", "frozen_bn_adamw_mixup"])
 def test_train_variants(videos, tmp_path, changes):
-    model, history = train(config=recipe(videos, tmp_path, epochs=1, **changes))
+    batch_norm = BatchNormState()
+    model, history = train(config=recipe(videos, tmp_path, epochs=1, **changes),
+                           callbacks=[batch_norm])
     try:
         assert np.isfinite(history.history["loss"]).all()
         assert model.output.dtype == "float32"  # outputs stay float32 under mixed precision
@@ -229,9 +249,11 @@ def test_train_variants(videos, tmp_path, changes):
         if "precision" in changes:
             assert any(w.dtype == "float32" for w in model.trainable_weights)
             assert any(l.compute_dtype == "bfloat16" for l in model.layers)
-        if changes.get("freeze_bn"):
-            bn = [l for l in model._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
-            assert bn and not any(l.trainable for l in bn)
+        bn = [l for l in model._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
+        assert bn and len(batch_norm.before) == 4 * len(bn)
+        # Frozen: statistics and scales stay as they were; otherwise a step moves them.
+        assert batch_norm.unchanged() == changes.get("freeze_bn", False)
+        assert all(not l.trainable for l in bn) == changes.get("freeze_bn", False)
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
