@@ -30,3 +30,29 @@ def fixtures_or_skip(*parts):
     if not path.exists():
         pytest.skip(f"{path} is absent (the shared fixtures sit beside the project in CI)")
     return path
+
+
+@pytest.fixture(scope="module")
+def full_size():
+    """`full_size.model(name)` and `full_size.macs(name, frames, size)`: each full-size model
+    built, and traced at each clip size, once per test module (each takes seconds to a
+    minute), released at the module's end."""
+    from keras_video import profiling, zoo
+
+    class FullSize:
+        def __init__(self):
+            self.models, self.counts = {}, {}
+
+        def model(self, name):
+            if name not in self.models:
+                self.models[name] = zoo.get(name)
+            return self.models[name]
+
+        def macs(self, name, frames=16, size=224):
+            key = (name, frames, size)
+            if key not in self.counts:
+                self.counts[key] = profiling.count_macs(self.model(name), frames, size)
+            return self.counts[key]
+
+    yield FullSize()
+    keras.backend.clear_session()

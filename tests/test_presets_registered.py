@@ -228,3 +228,59 @@ def test_trainer_keeps_the_head_only_for_the_same_classes(tiny_i3d_entry):
     other = trainer.build_model(config, 7)
     assert other.get_layer("Logits_Conv3d_0c_1x1").kernel.shape[-1] == 7
     _assert_holds(other, tensors, head=False)
+
+
+# What each registered preset's download is checked against: {file name: (sha256,
+# sha256_prefix)}. (None, None) marks a file nothing pins: the DeepMind checkpoints' data files
+# (their .index holds each tensor's CRC32C, which TensorFlow checks on reading), the Inception-v1
+# archive the ImageNet inflations start from, and VMZ's IG-65M CSN files, whose digests are not
+# published. A change of any pin has to be made here too, on purpose.
+INCEPTION_V1 = {"inception_v1_2016_08_28.tar.gz": (None, None)}
+PINS = {
+    **{f"{name}.imagenet": INCEPTION_V1 for name in (
+        "i3d", "bottom_heavy_i3d", "top_heavy_i3d", "s3d", "bottom_heavy_s3d", "top_heavy_s3d",
+        "fast_s3d", "s3dg", "c2d")},
+    **{f"{name}.imagenet": {} for name in (  # inflated from torchvision's ResNets, in code
+        "ir_csn_50", "ip_csn_50", "ir_csn_101", "ip_csn_101", "ir_csn_152", "ip_csn_152")},
+    "i3d.kinetics400": {
+        "i3d_rgb_imagenet.ckpt.data-00000-of-00001": (None, None),
+        "i3d_rgb_imagenet.ckpt.index": (
+            "f4bfd6f4af485f276c68333d3eca3697b691bb647f0167a03fe021147ca7f8eb", None)},
+    "i3d.kinetics600": {
+        "i3d_rgb_scratch_kin600.ckpt.data-00000-of-00001": (None, None),
+        "i3d_rgb_scratch_kin600.ckpt.index": (
+            "366815af85b76e46222db13761f087584b3dc9c56abf67b822949846302e432a", None)},
+    "s3d.kinetics400": {"s3d-d76dad2f.pth": (None, "d76dad2f")},
+    "s3dg.kinetics400": {"s3d-d76dad2f.pth": (None, "d76dad2f")},
+    "r3d_18.kinetics400": {"r3d_18-b3b3357e.pth": (
+        "b3b3357ead25631ec9c57362ff2128a92d0427e01e2cd184951a44380c3f2e9d", "b3b3357e")},
+    "mc3_18.kinetics400": {"mc3_18-a90a0ba3.pth": (
+        "a90a0ba35ca1242d15b77511ff28bfb29cc596988b5ea36081042f8e2f54212b", "a90a0ba3")},
+    "r2plus1d_18.kinetics400": {"r2plus1d_18-91a641e6.pth": (
+        "91a641e6c2ab531d1aca5f4321b4d802ec5c3babc15df855cdb6e39c6a1107c8", "91a641e6")},
+    "ir_csn_152.kinetics400": {"irCSN_152_ft_kinetics_from_ig65m_f126851907.pth": (None, None)},
+    "ip_csn_152.kinetics400": {"ipCSN_152_ft_kinetics_from_ig65m_f133090949.pth": (None, None)},
+    "ir_csn_152.kinetics400_from_scratch": {
+        "vmz_ircsn_from_scratch_r152_32x2x1_180e_kinetics400_rgb_20210617-5c933ae1.pth":
+            (None, "5c933ae1")},
+    "ip_csn_152.kinetics400_from_scratch": {
+        "vmz_ipcsn_from_scratch_r152_32x2x1_180e_kinetics400_rgb_20210617-d565828d.pth":
+            (None, "d565828d")},
+}
+
+
+def test_each_registered_preset_pins_the_digests_it_should():
+    def pins(preset):
+        weights = preset.weights
+        files = weights.files if isinstance(weights, presets.UpstreamWeights) else \
+            [weights.source] if weights.source is not None else []
+        return {f.filename: (f.sha256, f.sha256_prefix) for f in files}
+
+    assert {name: pins(presets.get(name)) for name in presets.list_presets()} == PINS
+    # A file named after its digest (torchvision's and mmaction2's `-<8 hex>` suffix) is pinned
+    # by at least that prefix, and the prefix is the file's.
+    for files in PINS.values():
+        for filename, (sha256, prefix) in files.items():
+            stem = filename.rsplit(".", 1)[0]
+            if stem[-9:-8] == "-" and all(c in "0123456789abcdef" for c in stem[-8:]):
+                assert (sha256 or prefix or "").startswith(stem[-8:]), filename

@@ -1,6 +1,7 @@
 """Training from recipes: config handling, schedules, a real fit on video files (float32,
 mixed precision, XLA), resuming after SIGKILL, and 2-worker MultiWorkerMirroredStrategy over
 loopback equal to single-worker training."""
+import contextlib
 import csv
 import json
 import os
@@ -217,12 +218,32 @@ def test_checkpoint_keeps_the_last_and_the_best_epoch(tmp_path):
         AtomicCheckpoint(last, best)
 
 
+class BatchNormState(keras.callbacks.Callback):
+    """Every BatchNorm layer's moving statistics and scales, as `fit` starts and as it ends."""
+
+    def read(self):
+        return [np.array(w) for layer in self.model._flatten_layers()
+                if isinstance(layer, keras.layers.BatchNormalization)
+                for w in (layer.moving_mean, layer.moving_variance, layer.gamma, layer.beta)]
+
+    def on_train_begin(self, logs=None):
+        self.before = self.read()
+
+    def on_train_end(self, logs=None):
+        self.after = self.read()
+
+    def unchanged(self):
+        return all(np.array_equal(a, b) for a, b in zip(self.before, self.after))
+
+
 @pytest.mark.parametrize("changes", [{"precision": "mixed_bfloat16"}, {"jit_compile": True},
                                      {"freeze_bn": True, "optimizer": {"name": "adamw"},
                                       "label_smoothing": 0.1, "data": {"mix": "mixup"}}],
                          ids=["mixed_bfloat16", "xla", "frozen_bn_adamw_mixup"])
 def test_train_variants(videos, tmp_path, changes):
-    model, history = train(config=recipe(videos, tmp_path, epochs=1, **changes))
+    batch_norm = BatchNormState()
+    model, history = train(config=recipe(videos, tmp_path, epochs=1, **changes),
+                           callbacks=[batch_norm])
     try:
         assert np.isfinite(history.history["loss"]).all()
         assert model.output.dtype == "float32"  # outputs stay float32 under mixed precision
@@ -230,9 +251,11 @@ def test_train_variants(videos, tmp_path, changes):
         if "precision" in changes:
             assert any(w.dtype == "float32" for w in model.trainable_weights)
             assert any(l.compute_dtype == "bfloat16" for l in model.layers)
-        if changes.get("freeze_bn"):
-            bn = [l for l in model._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
-            assert bn and not any(l.trainable for l in bn)
+        bn = [l for l in model._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
+        assert bn and len(batch_norm.before) == 4 * len(bn)
+        # Frozen: statistics and scales stay as they were; otherwise a step moves them.
+        assert batch_norm.unchanged() == changes.get("freeze_bn", False)
+        assert all(not l.trainable for l in bn) == changes.get("freeze_bn", False)
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
@@ -357,14 +380,22 @@ WORKER_SCRIPT = textwrap.dedent("""
 """)
 
 
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+@contextlib.contextmanager
+def reserved_ports(count):
+    """Loopback ports that no other process can take while the workers start. Each stays bound
+    here with SO_REUSEPORT, which TensorFlow's gRPC server shares when TF_GRPC_REUSE_PORT is
+    set; probing for a free port and closing it before the worker binds (as port pickers do)
+    leaves a window in which another process can take it."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sockets.append(socket.socket())
+            sockets[-1].setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sockets[-1].bind(("127.0.0.1", 0))
+        yield [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def load_weights(path):
@@ -378,19 +409,20 @@ def test_two_workers_over_loopback_equal_single_worker_training(videos, tmp_path
     # BatchNorm, so that a step's gradient depends only on which videos form the global batch.
     deterministic = dict(epochs=2, steps_per_epoch=2, batch_size=8, freeze_bn=True, seed=3,
                          data={"shuffle": False}, optimizer={"learning_rate": 0.05})
-    ports = free_ports(2)
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
-    workers = []
-    for index in range(2):
-        config = recipe(videos, tmp_path / f"worker{index}", strategy="multi_worker",
-                        **deterministic)
-        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-        workers.append(run_python(WORKER_SCRIPT, json.dumps(config),
-                                  str(tmp_path / f"worker{index}.npz"),
-                                  env={"TF_CONFIG": tf_config}))
-    for worker in workers:
-        out, err = worker.communicate(timeout=500)
-        assert worker.returncode == 0 and "DONE" in out, err[-3000:]
+    with reserved_ports(2) as ports:
+        cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+        workers = []
+        for index in range(2):
+            config = recipe(videos, tmp_path / f"worker{index}", strategy="multi_worker",
+                            **deterministic)
+            tf_config = json.dumps({"cluster": cluster,
+                                    "task": {"type": "worker", "index": index}})
+            workers.append(run_python(WORKER_SCRIPT, json.dumps(config),
+                                      str(tmp_path / f"worker{index}.npz"),
+                                      env={"TF_CONFIG": tf_config, "TF_GRPC_REUSE_PORT": "1"}))
+        for worker in workers:
+            out, err = worker.communicate(timeout=500)
+            assert worker.returncode == 0 and "DONE" in out, err[-3000:]
     single = run_python(WORKER_SCRIPT, json.dumps(recipe(videos, tmp_path / "single",
                                                          **deterministic)),
                         str(tmp_path / "single.npz"))
@@ -403,11 +435,13 @@ def test_two_workers_over_loopback_equal_single_worker_training(videos, tmp_path
     assert len(first) == len(alone) == len(initial.get_weights())
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)  # all-reduce keeps the replicas identical
-    moved = 0
-    for a, c, w0 in zip(first, alone, tf_initial_weights(videos, tmp_path, deterministic)):
-        np.testing.assert_allclose(a, c, rtol=1e-4, atol=1e-5)
-        moved += not np.allclose(c, w0)
-    assert moved > 0, "training changed no weight"
+    # Equal to 1e-5 (docs/training.md), where training moved the weights by far more.
+    before = tf_initial_weights(videos, tmp_path, deterministic)
+    difference = max(float(np.abs(a - c).max()) for a, c in zip(first, alone))
+    moved = max(float(np.abs(c - w0).max()) for c, w0 in zip(alone, before))
+    print(f"\nlargest weight difference, 2 workers vs 1: {difference:.3g}; largest move in "
+          f"training: {moved:.3g}")
+    assert difference <= 1e-5 and moved > 1e-3, (difference, moved)
 
 
 def tf_initial_weights(videos, tmp_path, deterministic):

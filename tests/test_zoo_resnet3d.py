@@ -5,7 +5,6 @@ import pytest
 from keras_video import profiling, zoo
 
 from conftest import CLIP, TINY
-from export_helpers import assert_exports_match
 from torch_reference import run_torch
 
 TORCHVISION = ["r3d_18", "mc3_18", "r2plus1d_18"]
@@ -17,13 +16,13 @@ CSNS = [f"{kind}_csn_{depth}" for kind in ("ir", "ip") for depth in (26, 50, 101
     ("r3d_18", 33_371_472, 40.697), ("mc3_18", 11_695_440, 43.343),
     ("r2plus1d_18", 31_505_325, 40.519),
 ])
-def test_torchvision_resnets_match_published_counts(name, params, gmacs):
-    model = zoo.get(name)
+def test_torchvision_resnets_match_published_counts(name, params, gmacs, full_size):
+    model = full_size.model(name)
     assert profiling.count_params(model)["trainable_params"] == params
-    assert round(profiling.count_macs(model, 16, 112) / 1e9, 3) == gmacs
+    assert round(full_size.macs(name, 16, 112) / 1e9, 3) == gmacs
 
 
-def test_torchvision_resnets_match_live_counts():
+def test_torchvision_resnets_match_live_counts(full_size):
     ref = run_torch("""
         result = {}
         for name in ["r3d_18", "mc3_18", "r2plus1d_18"]:
@@ -39,9 +38,9 @@ def test_torchvision_resnets_match_live_counts():
         print(json.dumps(result))
     """)
     for name, (params, macs) in ref.items():
-        model = zoo.get(name)
+        model = full_size.model(name)
         assert profiling.count_params(model)["trainable_params"] == params, name
-        assert profiling.count_macs(model, 16, 112) == macs, name
+        assert full_size.macs(name, 16, 112) == macs, name
 
 
 @pytest.mark.parametrize("name,params,gmacs_256", [
@@ -50,22 +49,20 @@ def test_torchvision_resnets_match_live_counts():
     # 32-frame clip; they equal our counts at a 256x256 crop (VMZ's test crop).
     ("ir_csn_152", 29_703_568, 96.7), ("ip_csn_152", 33.02e6, 108.8), ("ir_csn_50", 13.13e6, None),
 ])
-def test_csns_match_published_counts(name, params, gmacs_256):
-    model = zoo.get(name)
-    trainable = profiling.count_params(model)["trainable_params"]
+def test_csns_match_published_counts(name, params, gmacs_256, full_size):
+    trainable = profiling.count_params(full_size.model(name))["trainable_params"]
     assert trainable == params if isinstance(params, int) else round(trainable / 1e4) * 1e4 == params
     if gmacs_256:
-        assert round(profiling.count_macs(model, 32, 256) / 1e9, 1) == gmacs_256
+        assert round(full_size.macs(name, 32, 256) / 1e9, 1) == gmacs_256
 
 
-def test_csns_are_cheaper_than_their_dense_counterpart():
+def test_csns_are_cheaper_than_their_dense_counterpart(full_size):
     """The point of channel separation: ir-CSN-50's 3x3x3 convs cost C MACs per output where a
     ResNet3D-50's cost 27 C^2 (Tran et al. 2019)."""
-    csn = profiling.count_macs(zoo.get("ir_csn_50"), 8, 112)
     stages = [[w.shape for w in layer.weights if w.name == "kernel" and w.shape[:3] == (3, 3, 3)]
-              for layer in zoo.get("ir_csn_50").layers if layer.name.startswith("res")]
+              for layer in full_size.model("ir_csn_50").layers if layer.name.startswith("res")]
     assert all(shape[-1] == 1 for block in stages for shape in block)  # depthwise kernels
-    assert csn < profiling.count_macs(zoo.get("r3d_18"), 8, 112)
+    assert full_size.macs("ir_csn_50", 16, 112) < full_size.macs("r3d_18", 16, 112)
 
 
 @pytest.mark.parametrize("name", TORCHVISION + CSNS)
@@ -77,20 +74,6 @@ def test_tiny_forward_and_keras_round_trip(name, tmp_path, rng):
     model.save(tmp_path / "m.keras")
     restored = keras.saving.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(restored(x).numpy(), y, rtol=1e-5, atol=1e-6)
-
-
-# R(2+1)D-18 and the 26-layer CSNs go through every format in test_export.py. The deeper CSNs
-# stack more of the same blocks (50-152 layers: 1-2.5 minutes each), so they run under -m slow.
-DEEP = {"ir_csn_50", "ip_csn_50", "ir_csn_101", "ip_csn_101", "ir_csn_152", "ip_csn_152"}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in DEEP else n
-                                  for n in TORCHVISION + CSNS
-                                  if n not in ("r2plus1d_18", "ir_csn_26", "ip_csn_26")])
-def test_tiny_models_export_to_tflite_builtins_and_onnx(name, tmp_path, rng):
-    model = zoo.get(name, input_shape=CLIP, classes=5, classifier_activation=None, **TINY)
-    x = rng.uniform(0, 255, size=(1,) + CLIP).astype("float32")
-    assert_exports_match(model, x, tmp_path, atol=1e-4)
 
 
 def test_builder_arguments():

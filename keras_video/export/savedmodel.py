@@ -47,7 +47,8 @@ def export_savedmodel(model, export_dir, *, version=None, class_names=None, top_
     functions = {"serving_default": tf.function(serve, input_signature=[spec])}
     fixed = signatures.clip_shape(model, frames, size, fill=True)
     if takes_pixels(model):
-        normalized = keras.Model(model.get_layer("preprocessing").output, outputs.outputs)
+        # outputs.output keeps the names: a list (outputs.outputs) would serve output_0, output_1.
+        normalized = keras.Model(model.get_layer("preprocessing").output, outputs.output)
         functions["normalized"] = tf.function(
             lambda video: normalized(video, training=False),
             input_signature=[tf.TensorSpec((None, *fixed, 3), tf.float32, name="video")])
