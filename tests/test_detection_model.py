@@ -1,0 +1,341 @@
+"""The action detector: RoIAlign against a by-hand bilinear implementation, the proposal
+decoder against its own training targets, box coding, the losses' teacher forcing and
+matching, gradients to every weight, serialization, the frame-level baseline's blindness to
+the synthetic orbits, and export parity (slow)."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras
+from keras_video.detection import layers, model as model_lib, synthetic
+from keras_video.detection.model import action_detector
+
+from conftest import TINY
+from torch_reference import run_torch
+
+CLIP = (8, 32, 32, 3)
+
+
+def roi_align_by_hand(features, boxes, size, ratio, aligned):
+    """RoIAlign from its definition, one sample point at a time (Detectron2's kernel)."""
+    batch, height, width, channels = features.shape
+    out = np.zeros(boxes.shape[:2] + (size, size, channels))
+
+    def sample(image, y, x):
+        if y < -1 or y > height or x < -1 or x > width:
+            return np.zeros(channels)
+        y, x = max(y, 0.0), max(x, 0.0)
+        y0, x0 = int(np.floor(y)), int(np.floor(x))
+        if y0 >= height - 1:
+            y0 = y1 = height - 1
+            y = float(y0)
+        else:
+            y1 = y0 + 1
+        if x0 >= width - 1:
+            x0 = x1 = width - 1
+            x = float(x0)
+        else:
+            x1 = x0 + 1
+        ly, lx = y - y0, x - x0
+        return ((1 - ly) * (1 - lx) * image[y0, x0] + (1 - ly) * lx * image[y0, x1]
+                + ly * (1 - lx) * image[y1, x0] + ly * lx * image[y1, x1])
+
+    offset = 0.5 if aligned else 0.0
+    for b in range(batch):
+        for k in range(boxes.shape[1]):
+            x1, y1, x2, y2 = boxes[b, k] * [width, height, width, height]
+            x1, y1, x2, y2 = x1 - offset, y1 - offset, x2 - offset, y2 - offset
+            roi_w, roi_h = x2 - x1, y2 - y1
+            if not aligned:
+                roi_w, roi_h = max(roi_w, 1.0), max(roi_h, 1.0)
+            for i in range(size):
+                for j in range(size):
+                    total = np.zeros(channels)
+                    for iy in range(ratio):
+                        for ix in range(ratio):
+                            y = y1 + roi_h / size * (i + (iy + 0.5) / ratio)
+                            x = x1 + roi_w / size * (j + (ix + 0.5) / ratio)
+                            total += sample(features[b], y, x)
+                    out[b, k, i, j] = total / ratio ** 2
+    return out
+
+
+def random_boxes(rng, shape, low=-0.2, high=1.2):
+    corners = rng.uniform(low, high, shape + (2, 2))
+    return np.concatenate([corners.min(axis=-2), corners.max(axis=-2)], -1).astype(np.float32)
+
+
+@pytest.mark.parametrize("aligned", [True, False])
+def test_roi_align_equals_bilinear_sampling_by_hand(rng, aligned):
+    features = rng.normal(size=(2, 5, 7, 3)).astype(np.float32)
+    # Boxes inside, across the edges, wholly outside, and degenerate (zero width).
+    boxes = random_boxes(rng, (2, 6))
+    boxes[0, 0] = [0.3, 0.3, 0.3, 0.8]
+    boxes[1, 1] = [1.1, 1.1, 1.4, 1.3]
+    got = layers.RoIAlign(3, 2, aligned)(features, boxes)
+    want = roi_align_by_hand(features, boxes, 3, 2, aligned)
+    np.testing.assert_allclose(got.numpy(), want, atol=1e-5)
+
+
+def test_roi_align_equals_torchvision(rng, tmp_path):
+    features = rng.normal(size=(2, 6, 9, 4)).astype(np.float32)
+    boxes = random_boxes(rng, (2, 5), 0.0, 1.0)
+    got = layers.RoIAlign(4, 3)(features, boxes).numpy()
+    rois = np.array([[b, *(boxes[b, k] * [9, 6, 9, 6])] for b in range(2) for k in range(5)],
+                    np.float32)
+    np.savez(tmp_path / "in.npz", features=features, rois=rois)
+    run_torch(f"""
+        import numpy as np
+        data = np.load({str(tmp_path / "in.npz")!r})
+        out = torchvision.ops.roi_align(torch.tensor(data["features"]).permute(0, 3, 1, 2),
+                                        torch.tensor(data["rois"]), (4, 4), 1.0, 3,
+                                        aligned=True)
+        np.save({str(tmp_path / "out.npy")!r}, out.permute(0, 2, 3, 1).numpy())
+        print(json.dumps({{"ok": True}}))
+    """)
+    want = np.load(tmp_path / "out.npy")
+    np.testing.assert_allclose(got.reshape(10, 4, 4, 4), want, atol=1e-5)
+
+
+def test_roi_align_gradient_is_the_sampling_weights(rng):
+    """RoIAlign is linear in the features: the gradient of out . g is the adjoint, computed
+    here from the by-hand implementation on unit feature maps."""
+    features = tf.constant(rng.normal(size=(1, 4, 5, 1)).astype(np.float32))
+    boxes = np.array([[[0.1, 0.2, 0.7, 0.9]]], np.float32)
+    weights = rng.normal(size=(1, 1, 2, 2, 1))
+    with tf.GradientTape() as tape:
+        tape.watch(features)
+        value = tf.reduce_sum(layers.RoIAlign(2, 2)(features, boxes) * weights)
+    grad = tape.gradient(value, features).numpy()
+    want = np.zeros((1, 4, 5, 1))
+    for y in range(4):
+        for x in range(5):
+            unit = np.zeros((1, 4, 5, 1))
+            unit[0, y, x, 0] = 1
+            want[0, y, x, 0] = np.sum(roi_align_by_hand(unit, boxes, 2, 2, True) * weights)
+    np.testing.assert_allclose(grad, want, atol=1e-6)
+    assert np.count_nonzero(grad) > 0
+
+
+def test_box_deltas_invert(rng):
+    rois = random_boxes(rng, (3, 5), 0.05, 0.95) + np.array([0, 0, 0.01, 0.01], np.float32)
+    targets = np.clip(rois + rng.normal(0, 0.03, rois.shape).astype(np.float32), 0, 1)
+    targets = np.concatenate([np.minimum(targets[..., :2], targets[..., 2:]) - 0.005,
+                              np.maximum(targets[..., :2], targets[..., 2:]) + 0.005], -1)
+    targets = np.clip(targets, 0, 1)
+    decoded = layers.decode_deltas(rois, layers.encode_deltas(rois, targets))
+    np.testing.assert_allclose(decoded.numpy(), targets, atol=1e-5)
+
+
+def test_pairwise_iou():
+    a = np.array([[0.0, 0.0, 0.5, 0.5], [0.5, 0.5, 1.0, 1.0]], np.float32)
+    b = np.array([[0.25, 0.0, 0.75, 0.5], [0.0, 0.0, 0.0, 0.0]], np.float32)
+    np.testing.assert_allclose(layers.pairwise_iou(a, b).numpy(), [[1 / 3, 0], [0, 0]],
+                               atol=1e-6)
+
+
+def test_proposals_decode_the_training_targets(rng):
+    """Maps that equal the targets of `centre_targets` (the heatmap as large logits) decode
+    back into the ground-truth boxes, with score ~1, and nothing else above the prior."""
+    boxes = np.array([[[0.10, 0.20, 0.30, 0.45], [0.55, 0.50, 0.95, 0.90],
+                       [0.0, 0.0, 0.0, 0.0]]], np.float32)
+    mask = np.array([[1.0, 1.0, 0.0]], np.float32)
+    heat, index, log_size, offset = layers.centre_targets(boxes, mask, 8, 8)
+    heat = heat.numpy()
+    assert heat.max() == 1.0 and np.sum(heat == 1.0) == 2  # one peak per real box
+    logits = np.where(heat >= 1.0, 10.0, -10.0)[..., None].astype(np.float32)
+    size = np.zeros((1, 8, 8, 2), np.float32)
+    shift = np.zeros((1, 8, 8, 2), np.float32)
+    for n in range(2):
+        r, c = divmod(int(index[0, n]), 8)
+        size[0, r, c], shift[0, r, c] = log_size[0, n], offset[0, n]
+    got, scores = layers.CentreProposals(3)(logits, size, shift)
+    order = np.argsort(got.numpy()[0, :2, 0])
+    np.testing.assert_allclose(got.numpy()[0, :2][order], boxes[0, :2], atol=1e-5)
+    assert scores.numpy()[0, :2].min() > 0.99 and scores.numpy()[0, 2] < 1e-3
+
+
+def test_proposals_keep_local_maxima_only_and_pad_small_maps():
+    heat = np.full((1, 2, 2, 1), -10.0, np.float32)
+    heat[0, 0, 0], heat[0, 0, 1] = 3.0, 2.0  # neighbours: only the higher is a peak
+    zeros = np.zeros((1, 2, 2, 2), np.float32)
+    boxes, scores = layers.CentreProposals(6)(heat, zeros, zeros)
+    scores = scores.numpy()[0]
+    assert scores[0] == pytest.approx(1 / (1 + np.exp(-3.0)), abs=1e-6)
+    assert np.all(scores[1:] < 1e-3)  # the neighbour is suppressed, 2 of 6 rows are padding
+    np.testing.assert_array_equal(boxes.numpy()[0, 4:], 0.0)
+
+
+def test_focal_loss_is_lowest_at_the_target():
+    target = np.zeros((1, 4, 4), np.float32)
+    target[0, 1, 2] = 1.0
+    target[0, 1, 1] = 0.6
+    good = np.where(target == 1, 8.0, -8.0).astype(np.float32)
+    bad = np.where(target == 1, -8.0, 8.0).astype(np.float32)
+    loss = lambda logits: float(layers.centre_focal_loss(logits, target)[0])  # noqa: E731
+    assert loss(good) < 1e-3 < 1.0 < loss(bad)
+
+
+@pytest.fixture(scope="module")
+def detector():
+    keras.utils.set_random_seed(1)
+    return action_detector("s3dg", classes=3, input_shape=CLIP, max_boxes=3, roi_size=3,
+                           dropout_rate=0.0, localization_upsampling=2, **TINY)
+
+
+def test_outputs_and_default_feature_layer(detector, rng):
+    assert detector.backbone.outputs[0].shape[1:4] == (2, 2, 2)  # Mixed_4f: stride 16, T / 4
+    assert detector.backbone.layers[-1].name == "Mixed_4f"
+    clips = rng.uniform(0, 255, (2,) + CLIP).astype(np.float32)
+    out = detector.predict(clips, verbose=0)
+    assert set(out) == set(model_lib.OUTPUTS)
+    assert out["boxes"].shape == (2, 3, 4) and out["scores"].shape == (2, 3)
+    np.testing.assert_allclose(out["probabilities"].sum(-1), 1.0, atol=1e-5)
+    assert (out["boxes"] >= 0).all() and (out["boxes"] <= 1).all()
+    assert (out["boxes"][..., 2:] >= out["boxes"][..., :2]).all()
+
+
+def test_resnet_default_feature_layer_is_the_last_res4_block():
+    extractor = model_lib.feature_extractor("r3d_18", input_shape=CLIP, **TINY)
+    assert extractor.layers[-1].name == "res4_block1"
+
+
+def test_external_boxes_are_classified_as_given(detector, rng):
+    clips = rng.uniform(0, 255, (1,) + CLIP).astype(np.float32)
+    boxes = np.array([[[0.1, 0.1, 0.6, 0.7], [0.0, 0.0, 0.0, 0.0]]], np.float32)
+    out = detector({"video": clips, "boxes": boxes})
+    np.testing.assert_array_equal(out["rois"].numpy(), boxes)
+    np.testing.assert_array_equal(out["scores"].numpy(), [[1.0, 0.0]])  # padding scores 0
+
+
+def test_keras_round_trip(detector, rng, tmp_path):
+    clips = rng.uniform(0, 255, (2,) + CLIP).astype(np.float32)
+    before = detector.predict(clips, verbose=0)
+    detector.save(tmp_path / "detector.keras")
+    loaded = keras.saving.load_model(tmp_path / "detector.keras")
+    assert isinstance(loaded, model_lib.ActionDetector)
+    assert loaded.get_config() == detector.get_config()
+    after = loaded.predict(clips, verbose=0)
+    for key in model_lib.OUTPUTS:
+        np.testing.assert_array_equal(after[key], before[key])
+
+
+def targets(boxes, labels, mask):
+    return {"boxes": np.asarray(boxes, np.float32), "labels": np.asarray(labels, np.int32),
+            "box_mask": np.asarray(mask, np.float32)}
+
+
+def test_every_weight_gets_a_gradient(detector, rng):
+    clips = rng.uniform(0, 255, (2,) + CLIP).astype(np.float32)
+    y = targets([[[0.1, 0.1, 0.5, 0.6], [0, 0, 0, 0]], [[0.4, 0.3, 0.9, 0.8], [0, 0, 0.3, 0.4]]],
+                [[2, -1], [0, 1]], [[1, 0], [1, 1]])
+    with tf.GradientTape() as tape:
+        pred = detector(clips, training=True)
+        loss = detector.compute_loss(clips, y, pred, training=True)
+    grads = tape.gradient(loss, detector.trainable_variables)
+    missing = [v.path for v, g in zip(detector.trainable_variables, grads)
+               if g is None or not np.any(g.numpy())]
+    assert not missing, missing
+    assert np.isfinite(float(loss))
+
+
+def test_classification_loss_is_teacher_forced_and_matched(rng):
+    """With external boxes, the head's loss is the cross-entropy on the ground-truth boxes and
+    on the given boxes that overlap one by IoU >= 0.5 (here: one of two), and nothing else."""
+    keras.utils.set_random_seed(2)
+    model = action_detector("s3dg", classes=3, input_shape=CLIP, proposals="external",
+                            max_boxes=2, roi_size=2, dropout_rate=0.0, **TINY)
+    clips = rng.uniform(0, 255, (1,) + CLIP).astype(np.float32)
+    gt = np.array([[[0.1, 0.1, 0.5, 0.5], [0, 0, 0, 0]]], np.float32)
+    given = np.array([[[0.12, 0.1, 0.5, 0.52], [0.6, 0.6, 0.9, 0.9]]], np.float32)
+    y = targets(gt, [[2, -1]], [[1, 0]])
+    x = {"video": clips, "boxes": given}
+    pred = model(x, training=False)
+    model.compute_loss(x, y, pred, training=False)
+    got = float({m.name: m for m in model.metrics}["classification_loss"].result())
+    context = pred["context"]
+    logits_gt, _ = model.classify(context, gt[:, :1])
+    logits_given = pred["class_logits"][:, :1]
+    ce = lambda logits: float(keras.losses.sparse_categorical_crossentropy(  # noqa: E731
+        [[2]], logits, from_logits=True)[0, 0])
+    assert got == pytest.approx((ce(logits_gt) + ce(logits_given)) / 2, rel=1e-5)
+
+
+def test_external_detector_needs_boxes_and_bad_arguments_say_so(rng):
+    model = action_detector("c2d", classes=2, input_shape=CLIP, proposals="external",
+                            max_boxes=2, roi_size=2, **TINY)
+    with pytest.raises(ValueError, match="external proposals"):
+        model(np.zeros((1,) + CLIP, np.float32))
+    with pytest.raises(ValueError, match="proposals must be"):
+        action_detector("c2d", classes=2, input_shape=CLIP, proposals="rpn", **TINY)
+    with pytest.raises(ValueError, match="no layer 'Mixed_9z'"):
+        action_detector("c2d", classes=2, input_shape=CLIP, feature_layer="Mixed_9z", **TINY)
+    with pytest.raises(ValueError, match="unknown loss_weights"):
+        action_detector("c2d", classes=2, input_shape=CLIP, loss_weights={"iou": 1}, **TINY)
+    with pytest.raises(ValueError, match="unknown detector preset"):
+        model_lib.from_preset("s3dg_kinetics")
+
+
+def test_backbone_weights_file_is_loaded(tmp_path):
+    from keras_video import zoo
+
+    keras.utils.set_random_seed(3)
+    source = zoo.get("c2d", include_top=False, input_shape=CLIP, **TINY)
+    source.save_weights(tmp_path / "backbone.weights.h5")
+    model = action_detector("c2d", classes=2, input_shape=CLIP,
+                            weights=str(tmp_path / "backbone.weights.h5"), **TINY)
+    layer = model.backbone.get_layer("Conv3d_1a_7x7")
+    for a, b in zip(layer.weights, source.get_layer("Conv3d_1a_7x7").weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_frame_level_detector_cannot_tell_the_orbits_apart():
+    """At key frame 0 of a looping 8-frame scene, the clip frames C2D's temporal strides keep
+    at Mixed_4f (clip frames 0 and 4) are the same for every orbit class: C2D's output is too.
+    S3D-G, which sees every frame, gives each class its own output."""
+    scenes = [synthetic.make_scene([c], 8, 64, synthetic.scene_rng(5, 0))[0] for c in range(4)]
+    clips = np.stack([np.roll(s, 4, axis=0) for s in scenes]).astype(np.float32)  # key at 4
+    outputs = {}
+    for name in ("c2d", "s3dg"):
+        keras.utils.set_random_seed(4)
+        model = action_detector(name, classes=4, input_shape=(8, 64, 64, 3), max_boxes=2,
+                                roi_size=2, **TINY)
+        outputs[name] = model.predict(clips, verbose=0)
+    for key in model_lib.OUTPUTS:
+        for c in range(1, 4):
+            np.testing.assert_allclose(outputs["c2d"][key][c], outputs["c2d"][key][0],
+                                       atol=1e-5)
+    assert np.abs(outputs["s3dg"]["probabilities"][1:] -
+                  outputs["s3dg"]["probabilities"][:1]).max() > 1e-4
+
+
+@pytest.mark.slow
+def test_exports_match_keras(detector, rng, tmp_path):
+    """SavedModel (uint8 video), ONNX and TFLite (builtin ops only) give Keras' outputs."""
+    from keras_video.detection import export
+
+    clips = np.round(rng.uniform(0, 255, (2,) + CLIP)).astype(np.float32)
+    want = {k: v.numpy() for k, v in export.detector_outputs(detector, clips).items()}
+    served = tf.saved_model.load(export.export_savedmodel(
+        detector, tmp_path / "serving", class_names=["a", "b", "c"]))
+    got = served.signatures["serving_default"](video=tf.constant(clips.astype(np.uint8)))
+    for key in want:
+        np.testing.assert_allclose(got[key].numpy(), want[key], atol=1e-5)
+    labels = np.array(["a", "b", "c"])[want["label_ids"]]
+    np.testing.assert_array_equal(got["labels"].numpy().astype(str), labels)
+
+    ort = pytest.importorskip("onnxruntime")
+    export.export_onnx(detector, tmp_path / "detector.onnx")
+    session = ort.InferenceSession(str(tmp_path / "detector.onnx"),
+                                   providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    for name, value in zip(names, session.run(None, {"video": clips})):
+        np.testing.assert_allclose(value, want[name], atol=1e-5)
+
+    interpreter = pytest.importorskip("ai_edge_litert.interpreter")
+    result = export.export_tflite(detector, tmp_path / "detector.tflite")
+    assert "CUSTOM" not in result["ops"] and "FlexCropAndResize" not in result["ops"]
+    runner = interpreter.Interpreter(str(tmp_path / "detector.tflite")).get_signature_runner()
+    got = runner(video=clips[:1])
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key][:1], atol=1e-5)
