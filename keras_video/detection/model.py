@@ -101,19 +101,8 @@ class ActionDetector(keras.Model):
                  roi_size=7, sampling_ratio=2, dropout_rate=0.5, localization_units=None,
                  localization_upsampling=1, loss_weights=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
-            raise ValueError(f"classes must be a positive int, got {classes!r}")
-        if proposals not in PROPOSALS:
-            raise ValueError(f"proposals must be one of {PROPOSALS}, got {proposals!r}")
-        if not 0 <= dropout_rate < 1:
-            raise ValueError(f"dropout_rate must be in [0, 1), got {dropout_rate}")
-        if int(localization_upsampling) < 1:
-            raise ValueError(f"localization_upsampling must be >= 1, got "
-                             f"{localization_upsampling}")
-        unknown = set(loss_weights or {}) - set(_DEFAULT_LOSS_WEIGHTS)
-        if unknown:
-            raise ValueError(f"unknown loss_weights {sorted(unknown)}; the losses are "
-                             f"{sorted(_DEFAULT_LOSS_WEIGHTS)}")
+        _check_arguments(classes, proposals, dropout_rate, localization_upsampling,
+                         loss_weights)
         self.backbone = backbone
         self.classes, self.multi_label, self.proposals = classes, bool(multi_label), proposals
         self.max_boxes, self.roi_size = int(max_boxes), int(roi_size)
@@ -318,6 +307,21 @@ class ActionDetector(keras.Model):
         return cls(**config)
 
 
+def _check_arguments(classes, proposals, dropout_rate, localization_upsampling, loss_weights):
+    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
+        raise ValueError(f"classes must be a positive int, got {classes!r}")
+    if proposals not in PROPOSALS:
+        raise ValueError(f"proposals must be one of {PROPOSALS}, got {proposals!r}")
+    if not 0 <= dropout_rate < 1:
+        raise ValueError(f"dropout_rate must be in [0, 1), got {dropout_rate}")
+    if int(localization_upsampling) < 1:
+        raise ValueError(f"localization_upsampling must be >= 1, got {localization_upsampling}")
+    unknown = set(loss_weights or {}) - set(_DEFAULT_LOSS_WEIGHTS)
+    if unknown:
+        raise ValueError(f"unknown loss_weights {sorted(unknown)}; the losses are "
+                         f"{sorted(_DEFAULT_LOSS_WEIGHTS)}")
+
+
 def _smooth_l1(prediction, target, beta=1.0 / 9.0):
     """Per-box smooth L1 summed over the 4 deltas `(B, K)` (Detectron2's box loss, beta 1/9)."""
     error = ops.abs(prediction - target)
@@ -361,6 +365,10 @@ def action_detector(backbone="s3dg", *, classes, feature_layer=None, multi_label
       box).
     Full detector weights load with `keras.saving.load_model` or `model.load_weights`.
     """
+    # Checked before the backbone is built (seconds for the larger networks).
+    _check_arguments(classes, proposals, dropout_rate, localization_upsampling, loss_weights)
+    if localization_layer and proposals != "learned":
+        raise ValueError("localization_layer is for learned proposals only")
     extractor = feature_extractor(backbone, feature_layer, input_shape, weights,
                                   localization_layer, **backbone_kwargs)
     name = name or f"{backbone if isinstance(backbone, str) else extractor.name}_action_detector"
