@@ -310,15 +310,14 @@ class ClipLoader:
 def padded_targets(samples, max_boxes, multi_label=False, proposals=False):
     """Normalised boxes `(S, max_boxes, 4)`, labels `(S, max_boxes)` int32 (-1 padding) or
     `(S, max_boxes, classes)` multi-hot, masks `(S, max_boxes)`, and with `proposals` the
-    normalised proposals `(S, max_boxes, 4)`."""
+    normalised proposals `(S, max_boxes, 4)`: the samples' own, or where they have none the
+    ground-truth boxes (AVA practice trains the head on ground-truth person boxes)."""
     count, classes = len(samples), len(samples.class_names)
     boxes = np.zeros((count, max_boxes, 4), np.float32)
     mask = np.zeros((count, max_boxes), np.float32)
     labels = np.zeros((count, max_boxes, classes), np.float32) if multi_label else \
         np.full((count, max_boxes), -1, np.int32)
     extra = np.zeros((count, max_boxes, 4), np.float32) if proposals else None
-    if proposals and samples.proposals is None:
-        raise ValueError("proposals=True needs DetectionSamples.proposals")
     for i in range(count):
         height, width = samples.frame_sizes[i]
         scale = np.array([width, height, width, height], np.float32)
@@ -334,7 +333,9 @@ def padded_targets(samples, max_boxes, multi_label=False, proposals=False):
         boxes[i, :len(rows)] = rows / scale
         mask[i, :len(rows)] = 1.0
         labels[i, :len(rows)] = row_labels
-        if proposals:
+        if proposals and samples.proposals is None:
+            extra[i] = boxes[i]
+        elif proposals:
             given = samples.proposals[i]
             if len(given) > max_boxes:
                 raise ValueError(f"{samples.videos[i]} frame {samples.key_frames[i] + 1} has "
@@ -417,7 +418,8 @@ def detection_dataset(samples, *, num_frames=16, stride=1, size=224, training=Fa
     """A `tf.data.Dataset` of `(x, y)` batches for `ActionDetector.fit` / `predict`.
 
     `x` is the clip `(B, num_frames, size, size, 3)` in [0, 255] (with `with_proposals`, a dict
-    `{"video", "boxes"}` of the clip and the samples' normalised proposals); `y` is
+    `{"video", "boxes"}` of the clip and the samples' normalised proposals, or their
+    ground-truth boxes where they have none; see `padded_targets`); `y` is
     `{"boxes" (B, max_boxes, 4), "labels", "box_mask" (B, max_boxes)}`. `with_ids` adds each
     sample's row in `samples` as a third element (`predict` on detections to evaluate).
     `training` augments (`augment`: `scale`, `flip`, `min_visible`) and shuffles by default.
