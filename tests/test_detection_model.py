@@ -168,14 +168,18 @@ def test_proposals_keep_local_maxima_only_and_pad_small_maps():
     np.testing.assert_array_equal(boxes.numpy()[0, 4:], 0.0)
 
 
-def test_focal_loss_is_lowest_at_the_target():
-    target = np.zeros((1, 4, 4), np.float32)
-    target[0, 1, 2] = 1.0
-    target[0, 1, 1] = 0.6
-    good = np.where(target == 1, 8.0, -8.0).astype(np.float32)
-    bad = np.where(target == 1, -8.0, 8.0).astype(np.float32)
-    loss = lambda logits: float(layers.centre_focal_loss(logits, target)[0])  # noqa: E731
-    assert loss(good) < 1e-3 < 1.0 < loss(bad)
+def test_focal_loss_is_centernets(rng):
+    """The penalty-reduced focal loss by hand: positives -(1-p)^2 log p, others
+    -(1-y)^4 p^2 log(1-p), summed and divided by the number of positives."""
+    target = rng.uniform(0, 0.9, (2, 4, 4)).astype(np.float32)
+    target[0, 1, 2] = target[0, 3, 3] = 1.0  # two peaks; the second map has none
+    logits = rng.normal(0, 2, (2, 4, 4)).astype(np.float32)
+    p = 1 / (1 + np.exp(-logits.astype(np.float64)))
+    positive = target == 1
+    loss = np.where(positive, -(1 - p) ** 2 * np.log(p),
+                    -(1 - target) ** 4 * p ** 2 * np.log(1 - p)).sum(axis=(1, 2))
+    want = loss / np.maximum(positive.sum(axis=(1, 2)), 1)
+    np.testing.assert_allclose(layers.centre_focal_loss(logits, target).numpy(), want, rtol=1e-5)
 
 
 @pytest.fixture(scope="module")

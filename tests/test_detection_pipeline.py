@@ -354,3 +354,37 @@ def test_detection_rows_score_every_class_of_every_box():
     rows = training.detection_rows(outputs, samples, [0], ["a", "b"])
     np.testing.assert_allclose(rows, [[1, 5, 0, 0.1, 2, 2, 10, 6], [1, 5, 1, 0.4, 2, 2, 10, 6]],
                                atol=1e-6)
+
+
+@pytest.mark.slow
+def test_external_multi_label_detector_trains_on_ground_truth_boxes(jhmdb):
+    """AVA practice: boxes come from outside (here, with no proposals given, the ground-truth
+    boxes), several actions per box (sigmoid)."""
+    truth = read_ground_truth(jhmdb / "JHMDB-GT.pkl")
+    train = pipeline.samples_from_ground_truth(truth, jhmdb, "train", empty_frames="skip")
+    keras.utils.set_random_seed(0)
+    model = action_detector("c2d", classes=2, input_shape=(4, 32, 32, 3), max_boxes=2,
+                            roi_size=2, proposals="external", multi_label=True, **TINY)
+    history = training.fit_detector(model, train, num_frames=4, size=32, epochs=1,
+                                    batch_size=4, steps_per_epoch=2, stride=2)
+    assert set(history.history) == {"loss", "classification_loss", "box_loss"}
+    test = pipeline.samples_from_ground_truth(truth, jhmdb, "test")
+    rows = training.detect(model, test, truth["test_videos"][0], num_frames=4, size=32,
+                           stride=2, proposals=True)
+    # One row per class of each ground-truth box given as a proposal, at its pixels.
+    assert len(rows) == 2 * 24
+    np.testing.assert_allclose(rows[rows[:, 1] == 5][0, 4:], test.boxes[4][0], atol=0.05)
+
+
+@pytest.mark.slow
+def test_tiny_detection_demo_reports_both_detectors(tmp_path):
+    pytest.importorskip("keras_video.detection.metrics")
+    from keras_video.detection import demo
+
+    settings = dict(train_videos=8, test_videos=2, epochs=1, batch_size=8)
+    result = demo.run(str(tmp_path), settings, verbose=False)
+    for key in ("s3dg_frame_map", "c2d_frame_map", "s3dg_video_map", "c2d_video_map"):
+        assert 0.0 <= result[key] <= 1.0, key
+    assert result["seconds"] > 0 and sorted(result["s3dg_per_class"]) == sorted(result["classes"])
+    assert os.path.isfile(tmp_path / "report_s3dg.json")
+    assert os.path.isfile(tmp_path / "videos" / "ground_truth.pkl")
