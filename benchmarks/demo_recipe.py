@@ -1,5 +1,5 @@
 """How reliably the demo's S3D-G recipe reaches its target: one training per seed, each with
-its held-out accuracy, the table behind README "The demo".
+its held-out accuracy, the table behind docs/benchmarks.md "The demo".
 
     python benchmarks/demo_recipe.py [--seeds 0,1,2,3,4] [--classes a,b,...] [--frames T]
                                      [--model s3dg] [--workdir DIR] [key=value ...]
@@ -8,7 +8,7 @@ Writes the demo's videos once (`--classes`: other classes of `keras_video.data.M
 e.g. the earlier demo's `move_left,move_right,move_up,move_down,approach,recede` with
 `--frames 17`), then trains `--model` with the demo's recipe for each seed. `key=value`
 overrides change the recipe as `keras-video train` takes them: `optimizer.learning_rate=5e-3`
-and `epochs=10` are rows of the README's table, `optimizer.name=sgd optimizer.learning_rate=0.1
+and `epochs=10` are rows of that table, `optimizer.name=sgd optimizer.learning_rate=0.1
 optimizer.momentum=0.9 optimizer.nesterov=true optimizer.weight_decay=1e-4` the earlier SGD
 recipe, `model.kwargs.bn_momentum=0.99` Keras' BatchNorm default. All seeds read one
 cache of decoded clips; the seed sets the initial weights and the order of the clips. A run is

@@ -51,10 +51,9 @@ def main():
     parser.add_argument("--calibration", type=int, default=64)
     args = parser.parse_args()
 
-    import keras
+    from keras_video import presets
     folder = demo_folder(args.demo_dir)
-    model = keras.models.load_model(os.path.join(folder, "runs", f"demo_{args.model}",
-                                                 "best.keras"))
+    model = presets.load(os.path.join(folder, "runs", f"demo_{args.model}", "best"))
     frames, size = model.inputs[0].shape[1], model.inputs[0].shape[2]
     test = data.from_directory(os.path.join(folder, "videos", "test"))
     train = data.from_directory(os.path.join(folder, "videos", "train"))

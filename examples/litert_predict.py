@@ -5,13 +5,14 @@ box runs), decoding with keras_video.data.
     python examples/litert_predict.py s3dg.tflite video.mp4 [--threads 4]
 
 The file takes one clip (1, frames, height, width, 3) of RGB in [0, 255] (float32, or uint8
-for full-integer int8 files) and returns `logits` and `probabilities`; the labels are in
-`s3dg.labels.txt` beside it.
+for full-integer int8 files) and returns `logits` and `probabilities`; the labels and clip
+spec are JSON in the flatbuffer's `keras_video` metadata entry.
 """
 import argparse
-import os
+import json
 
 import numpy as np
+from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.interpreter import Interpreter
 
 from keras_video.data import UniformClipSampler, VideoReader, transforms
@@ -23,6 +24,16 @@ def centre_clip(path, frames, height, width):
     with VideoReader(path, short_side=min(height, width)) as reader:
         indices = UniformClipSampler(frames, short_video="pad")(reader.num_frames, reader.fps)[0]
         return transforms.center_crop(reader.get(indices), (height, width)).numpy()
+
+
+def keras_video_metadata(path):
+    """The JSON the exporter put in the file's `keras_video` metadata entry, or {}."""
+    with open(path, "rb") as f:
+        model = schema.Model.GetRootAs(f.read(), 0)
+    for i in range(model.MetadataLength()):
+        if model.Metadata(i).Name() == b"keras_video":
+            return json.loads(bytes(model.Buffers(model.Metadata(i).Buffer()).DataAsNumpy()))
+    return {}
 
 
 def main():
@@ -47,8 +58,7 @@ def main():
     if scale:
         probabilities = (probabilities - zero) * scale
 
-    labels_path = os.path.splitext(args.model)[0] + ".labels.txt"
-    labels = open(labels_path).read().splitlines() if os.path.exists(labels_path) else None
+    labels = keras_video_metadata(args.model).get("class_names")
     for i in np.argsort(-probabilities)[:args.top]:
         print(f"{labels[i] if labels else i}\t{probabilities[i]:.4f}")
 

@@ -1,123 +1,382 @@
-"""`keras-video` command line (each command is also a Python function).
+"""The `keras-video` command: subcommands in the style of git and pip, each a few lines that
+parse arguments and call one library function.
 
-    keras-video demo [--json] [--workdir DIR]
-    keras-video train --config zoo/RECIPE.yaml [--key.sub=value ...]
-    keras-video evaluate [MODEL.keras] --config zoo/RECIPE.yaml [--clips N --crops M] [--json]
-    keras-video info MODEL [--frames T --size S] [--json]
-    keras-video info --all [--json]
-    keras-video benchmark MODEL [--frames T --size S --batch B --repeats N] [--nojit] [--json]
-    keras-video export MODEL|PATH --format savedmodel|tflite|onnx [--quantize fp16|int8]
-                       [--frames T --size S] [--labels FILE] --out PATH [--json]
-    keras-video predict VIDEO... --model MODEL|PATH [--top 5] [--window T --stride S] [--json]
-    keras-video convert CHECKPOINT --model MODEL --to PATH.weights.h5 [--classes N] [--json]
-
-`--json` prints one JSON object on stdout and nothing else there; progress goes to stderr.
+`keras-video --help` lists the commands, `keras-video COMMAND --help` shows that command's
+arguments with their defaults. Help exits 0; a usage error (a misspelt flag included) exits 2
+with one line; a failure exits 1 with one line (`--debug` shows the traceback). `--json` prints
+one JSON object on stdout and nothing else there; progress goes to stderr. Framework start-up
+and info logs are hidden unless `--verbose`.
 """
+import argparse
 import contextlib
 import json
-import os
 import sys
+import warnings
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter quiet
+from keras_video.inference import one_line
+from keras_video.version import __version__
 
-from absl import app, flags  # noqa: E402
-
-FLAGS = flags.FLAGS
-flags.DEFINE_integer("frames", 16, "Clip length in frames.", lower_bound=1)
-flags.DEFINE_integer("size", 224, "Frame height and width in pixels.", lower_bound=1)
-flags.DEFINE_integer("batch", 1, "Clips per batch (benchmark).", lower_bound=1)
-flags.DEFINE_integer("repeats", 5, "Timed repeats; the median is reported (benchmark).",
-                     lower_bound=1)
-flags.DEFINE_integer("warmup", 2, "Untimed calls before timing (benchmark).", lower_bound=0)
-flags.DEFINE_boolean("jit", True, "Compile with XLA (benchmark).")
-flags.DEFINE_boolean("all", False, "Every registered model (info).")
-flags.DEFINE_boolean("json", False, "Print one JSON object on stdout and nothing else.")
-flags.DEFINE_string("config", None, "Recipe YAML (train, evaluate); other --key=value flags "
-                    "override its keys, e.g. --optimizer.learning_rate=0.01.")
-flags.DEFINE_integer("clips", None, "Clips per video (evaluate; default: the recipe's "
-                     "data.eval_clips).", lower_bound=1)
-flags.DEFINE_integer("crops", None, "Crops per clip, 1 or 3 (evaluate; default: the recipe's "
-                     "data.eval_crops).", lower_bound=1)
-flags.DEFINE_string("to", None, "Output .weights.h5 path (convert).")
-flags.DEFINE_string("out", None, "Folder for the report (evaluate; default: the run folder); "
-                    "the file or folder to write (export).")
-flags.DEFINE_enum("format", None, ["savedmodel", "tflite", "onnx"], "Export format (export).")
-flags.DEFINE_enum("quantize", None, ["fp16", "dynamic_int8", "int8"],
-                  "TFLite precision (export --format tflite; default float32). int8 calibrates "
-                  "on synthetic clips.")
-flags.DEFINE_string("model", None, "A registered model name or the path of a .keras file, "
-                    "SavedModel folder, .tflite or .onnx file (predict).")
-flags.DEFINE_string("weights", None, "Weights of a registered model given by name (export, "
-                    "predict): a registered weights name or a .weights.h5 file; default: "
-                    "random initialisation.")
-flags.DEFINE_integer("classes", None, "Classes of a registered model given by name (export, "
-                     "predict; default: the builder's).", lower_bound=1)
-flags.DEFINE_string("labels", None, "Text file of class names, one per line (export, predict; "
-                    "default: those stored with the model).")
-flags.DEFINE_integer("top", 5, "Classes to print per video (predict).", lower_bound=1)
-flags.DEFINE_integer("window", None, "Frames per window (predict; default: the model's clip "
-                     "length, else 16).", lower_bound=1)
-flags.DEFINE_integer("stride", None, "Frames between window starts (predict; default: the "
-                     "window, windows side by side).", lower_bound=1)
-flags.DEFINE_integer("frame_stride", 1, "Frames between the frames of a window (predict).",
-                     lower_bound=1)
-flags.DEFINE_string("workdir", None, "Folder for the demo's videos, runs and figures "
-                    "(default: a new temporary folder).")
-
-COMMANDS = ("demo", "train", "evaluate", "info", "benchmark", "export", "predict", "convert")
-OVERRIDES = []  # recipe overrides taken out of argv before absl parses it
+PROG = "keras-video"
 
 
-def info(model_name, frames=16, size=224):
-    """Params, trainable params and GMACs of a registered model, built with random weights."""
+class UsageError(Exception):
+    """A command line that cannot run as given (exit status 2)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors and no abbreviated flags."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _common(parser, json_flag=True):
+    group = parser.add_argument_group("output")
+    if json_flag:
+        group.add_argument("--json", action="store_true",
+                           help="print one JSON object on stdout and nothing else there")
+    group.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                       help="show TensorFlow's start-up and info logs")
+    group.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the traceback of a failure")
+
+
+def _clip_flags(parser, frames=16, size=224, what="the clip"):
+    parser.add_argument("--frames", type=_positive, default=frames, help=f"frames of {what}")
+    parser.add_argument("--size", type=_positive, default=size,
+                        help=f"height and width of {what} in pixels")
+
+
+def _model_flags(parser, what="the model"):
+    parser.add_argument("--model", required=True,
+                        help=f"{what}: a registered model (with --weights), a registered preset "
+                             "(s3d.kinetics400), a preset directory (a run's best/), a .keras "
+                             "file, a SavedModel folder, or a .tflite / .onnx file")
+    parser.add_argument("--weights", help="weights of a registered model: a registered weights "
+                        "name (keras-video presets lists them), a preset directory or a "
+                        ".weights.h5 file; default: random initialisation")
+    parser.add_argument("--classes", type=_positive, help="classes of a registered model given "
+                        "by name (a new head where the weights have others)")
+
+
+def _window_flags(parser):
+    parser.add_argument("--window", type=_positive, help="frames per window (default: the "
+                        "model's clip spec)")
+    parser.add_argument("--stride", type=_positive, help="frames between window starts "
+                        "(default: windows side by side)")
+    parser.add_argument("--frame-stride", "--frame_stride", dest="frame_stride", type=_positive,
+                        help="frames between the frames of a window (default: the clip spec's)")
+    parser.add_argument("--fps", type=float, help="resample videos to this frame rate first "
+                        "(default: the clip spec's, else the file's)")
+
+
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def build_parser():
+    parser = Parser(prog=PROG, description="Video understanding models for Keras 3 and "
+                    "TensorFlow: train, evaluate, classify, export.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    def command(name, help_text, run, json_flag=True):
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(run=run)
+        return sub, json_flag
+
+    sub, flag = command("demo", "train S3D-G and the frame-level C2D on synthetic "
+                        "orbits written as videos, evaluate, export, classify", _demo)
+    sub.add_argument("--workdir", help="folder for the videos, runs and figures "
+                     "(default: a new temporary folder)")
+    _common(sub, flag)
+
+    sub, flag = command("info", "parameters, trainable parameters and GMACs of a model", _info)
+    sub.add_argument("models", nargs="*", metavar="MODEL", help="registered model names")
+    sub.add_argument("--all", action="store_true", help="every registered model")
+    _clip_flags(sub)
+    _common(sub, flag)
+
+    sub, flag = command("benchmark", "inference speed of a model with random weights",
+                        _benchmark)
+    sub.add_argument("model", metavar="MODEL", help="a registered model name")
+    _clip_flags(sub)
+    sub.add_argument("--batch", type=_positive, default=1, help="clips per batch")
+    sub.add_argument("--repeats", type=_positive, default=5,
+                     help="timed calls; the median is reported")
+    sub.add_argument("--warmup", type=int, default=2, help="untimed calls before timing")
+    sub.add_argument("--jit", action=argparse.BooleanOptionalAction, default=True,
+                     help="compile with XLA")
+    sub.add_argument("--nojit", dest="jit", action="store_false", help=argparse.SUPPRESS)
+    _common(sub, flag)
+
+    for name, help_text, run in (
+            ("train", "train a recipe (resumes a killed run); other --KEY VALUE flags override "
+             "recipe keys, e.g. --optimizer.learning_rate=0.01 or --epochs 5", _train),
+            ("evaluate", "evaluate a trained recipe on its validation split, clips x crops "
+             "views per video", _evaluate)):
+        sub, flag = command(name, help_text, run)
+        sub.add_argument("--config", required=True,
+                         help="a packaged recipe's name (keras-video recipes) or a YAML file")
+        if name == "evaluate":
+            sub.add_argument("model", nargs="?", metavar="MODEL",
+                             help="the model to evaluate (default: the run's best/)")
+            sub.add_argument("--clips", type=_positive,
+                             help="clips per video (default: the recipe's data.eval_clips)")
+            sub.add_argument("--crops", type=int, choices=(1, 3),
+                             help="crops per clip (default: the recipe's data.eval_crops)")
+            sub.add_argument("--out", help="folder for the report (default: the run's "
+                             "evaluation/)")
+        _common(sub, flag)
+
+    sub, flag = command("predict", "classify videos, with a timeline of windows", _predict)
+    sub.add_argument("videos", nargs="+", metavar="VIDEO", help="video files")
+    _model_flags(sub)
+    sub.add_argument("--labels", help="text file of class names, one per line (default: "
+                     "those the model carries)")
+    sub.add_argument("--top", type=_positive, default=5, help="classes to print per video")
+    _window_flags(sub)
+    sub.add_argument("--size", type=_positive, help="crop size where the model leaves it open "
+                     "(default: the clip spec's)")
+    _common(sub, flag)
+
+    sub, flag = command("features", "write one feature vector per window of each video "
+                        "(for temporal localisation and retrieval)", _features)
+    sub.add_argument("videos", nargs="+", metavar="VIDEO", help="video files")
+    _model_flags(sub)
+    sub.add_argument("--layer", help="layer whose output is pooled (default: the backbone's "
+                     "last feature map)")
+    _window_flags(sub)
+    sub.add_argument("--size", type=_positive, help="crop size where the model leaves it open")
+    sub.add_argument("--out", required=True, help="folder for the arrays")
+    sub.add_argument("--format", choices=("npy", "npz"), default="npy",
+                     help="NAME.npy + NAME.timestamps.npy, or one NAME.npz")
+    _common(sub, flag)
+
+    sub, flag = command("export", "export a model to SavedModel (TF Serving), TFLite or ONNX",
+                        _export)
+    sub.add_argument("model", metavar="MODEL", help="a registered model (with --weights), a "
+                     "registered preset, a preset directory or a .keras file")
+    sub.add_argument("--format", required=True, choices=("savedmodel", "tflite", "onnx"),
+                     help="what to write")
+    sub.add_argument("--out", required=True, help="the file (tflite, onnx) or TF Serving model "
+                     "folder (savedmodel) to write")
+    sub.add_argument("--quantize", choices=("fp16", "dynamic_int8", "int8"),
+                     help="TFLite precision (default float32); int8 calibrates on synthetic "
+                     "clips")
+    sub.add_argument("--frames", type=_positive, help="clip length where the model leaves it open")
+    sub.add_argument("--size", type=_positive, help="clip size where the model leaves it open")
+    sub.add_argument("--weights", help="weights of a registered model (see predict --help)")
+    sub.add_argument("--classes", type=_positive, help="classes of a registered model")
+    sub.add_argument("--labels", help="text file of class names, one per line (default: "
+                     "those the model carries)")
+    _common(sub, flag)
+
+    sub, flag = command("convert", "convert an upstream checkpoint (DeepMind I3D, torchvision, "
+                        "VMZ, MMAction2, pytorchvideo) into Keras weights", _convert)
+    sub.add_argument("checkpoint", metavar="CHECKPOINT", help="a PyTorch file (.pth, .pt, "
+                     ".pyth, .pkl, .bin) or a TF checkpoint (prefix, .index file or folder)")
+    sub.add_argument("--model", required=True, help="the registered model it belongs to")
+    sub.add_argument("--to", required=True, help="the .weights.h5 file to write")
+    sub.add_argument("--classes", type=_positive, help="classes of the checkpoint's head")
+    _common(sub, flag)
+
+    sub, flag = command("recipes", "list the packaged training recipes", _recipes)
+    _common(sub, flag)
+    sub, flag = command("presets", "list the registered presets (pretrained weights)", _presets)
+    sub.add_argument("model", nargs="?", metavar="MODEL", help="only this model's")
+    _common(sub, flag)
+    return parser
+
+
+# --------------------------------------------------------------------------- the commands
+
+def _demo(args, overrides):
+    from keras_video import demo
+    result = demo.run(workdir=args.workdir, fit_verbose=_keras_verbosity(args))
+    return result, lambda: demo.print_table(result)
+
+
+def _info(args, overrides):
     from keras_video import profiling, zoo
-    model = zoo.get(model_name, input_shape=(frames, size, size, 3))
-    return {"model": model_name, **profiling.profile(model, frames, size)}
+    names = zoo.list_models() if args.all else args.models
+    if not names or (args.all and args.models):
+        raise UsageError(f"{PROG} info: give MODEL names or --all (models: "
+                         f"{', '.join(zoo.list_models())})")
+    _check_models(names)
+    rows = [profiling.model_info(name, args.frames, args.size) for name in _each(names)]
+    result = {r["model"]: r for r in rows} if args.all or len(rows) > 1 else rows[0]
+    return result, lambda: print(_table(rows, ["model", "params", "trainable_params", "gmacs",
+                                               "frames", "size"]))
 
 
-def benchmark(model_name, frames=16, size=224, batch=1, jit_compile=True, warmup=2, repeats=5):
-    """Inference clips/s and ms per clip of a registered model (median after warm-up)."""
-    from keras_video import benchmarking, zoo
-    model = zoo.get(model_name, input_shape=(frames, size, size, 3))
-    result = benchmarking.benchmark(model, frames, size, batch, jit_compile, warmup, repeats)
-    return {**result, "model": model_name}
+def _benchmark(args, overrides):
+    from keras_video import benchmarking
+    _check_models([args.model])
+    row = benchmarking.benchmark_model(args.model, args.frames, args.size, args.batch,
+                                       args.jit, args.warmup, args.repeats)
+    return row, lambda: print(_table([row], ["model", "frames", "size", "batch", "jit_compile",
+                                             "ms_per_clip", "clips_per_s"]))
 
 
-def train(config_path, overrides=()):
-    """Trains a recipe; returns the run folder and the last epoch's metrics."""
+def _train(args, overrides):
     from keras_video import training
-    config = training.load_config(config_path, overrides)
+    config = _config(args.config, overrides)
+    config["verbose"] = _keras_verbosity(args)
     _, history = training.train(config=config)
-    last = {key: float(values[-1]) for key, values in history.history.items()}
-    return {"run": training.trainer.run_folder(config), "epochs_run": len(history.epoch), **last}
+    result = {"run": training.trainer.run_folder(config), "epochs_run": len(history.epoch),
+              **{key: float(values[-1]) for key, values in history.history.items()}}
+    return result, lambda: _print_fields(result)
 
 
-def evaluate(config_path, overrides=(), model_path=None, clips=None, crops=None, out=None,
-             verbose=True):
-    """Evaluates a trained model on the recipe's validation split with clips x crops views
-    per video (default: the recipe's data.eval_clips x data.eval_crops)."""
-    import keras
-
+def _evaluate(args, overrides):
     from keras_video import training
-    config = training.load_config(config_path, overrides)
-    folder = training.trainer.run_folder(config)
-    model_path = model_path or os.path.join(folder, "best.keras")
-    if not os.path.exists(model_path):
-        raise FileNotFoundError(f"no model at {model_path}: train the recipe first or pass "
-                                "the .keras file to evaluate")
-    _, validation = training.trainer.video_lists(config)
-    if validation is None:
-        raise ValueError("the recipe has no data.validation split to evaluate on")
-    d = config["data"]
-    clips, crops = clips or d["eval_clips"], crops or d["eval_crops"]
-    if crops not in (1, 3):
-        raise ValueError(f"crops must be 1 or 3, got {crops}")
-    result = training.evaluate(keras.models.load_model(model_path), validation,
-                               num_frames=d["num_frames"], stride=d["stride"], fps=d["fps"],
-                               crop_size=d["crop_size"], num_clips=clips, num_crops=crops,
-                               batch_size=config["batch_size"], verbose=verbose)
-    json_path, png_path = training.write_report(result, out or os.path.join(folder, "evaluation"))
-    return {**result, "report": json_path, "confusion_png": png_path, "model": model_path}
+    result = training.trainer.evaluate_run(_config(args.config, overrides), args.model,
+                                           args.clips, args.crops, args.out,
+                                           verbose=_progress_on(args))
+    return result, lambda: _print_fields(result)
+
+
+def _predict(args, overrides):
+    from keras_video import inference
+    results = list(inference.classify_videos(
+        _each(args.videos), _model_of(args), class_names=_labels(args.labels),
+        weights=args.weights, top_k=args.top, window=args.window, stride=args.stride,
+        frame_stride=args.frame_stride, fps=args.fps, size=args.size))
+    failed = sum("error" in r for r in results)
+
+    def show():
+        for video in results:
+            if "error" in video:
+                print(f"{video['video']}: error: {video['error']}")
+                continue
+            best = ", ".join(f"{c['class']} {c['score']:.3f}" for c in video["top"])
+            print(f"{video['video']}: {best}")
+            if len(video["timeline"]) > 1:
+                for w in video["timeline"]:
+                    print(f"  {w['start_sec']:8.2f}-{w['end_sec']:<8.2f} "
+                          f"{w['top'][0]['class']} {w['top'][0]['score']:.3f}")
+
+    return (results[0] if len(results) == 1 else results), show, failed
+
+
+def _features(args, overrides):
+    from keras_video import inference
+    results = list(inference.features_of_videos(
+        _each(args.videos), _model_of(args), args.out, weights=args.weights, fmt=args.format,
+        layer=args.layer, window=args.window, stride=args.stride,
+        frame_stride=args.frame_stride, fps=args.fps, size=args.size))
+    failed = sum("error" in r for r in results)
+
+    def show():
+        for r in results:
+            print(f"{r['video']}: " + (f"error: {r['error']}" if "error" in r else
+                                       f"{r['windows']} x {r['channels']} -> "
+                                       f"{', '.join(r['paths'])}"))
+
+    return {"out": args.out, "videos": results}, show, failed
+
+
+def _export(args, overrides):
+    from keras_video import export
+    if args.quantize and args.format != "tflite":
+        raise UsageError(f"{PROG} export: --quantize applies to --format tflite only")
+    result = export.export(args.model, args.format, args.out, quantize=args.quantize,
+                           frames=args.frames, size=args.size, class_names=_labels(args.labels),
+                           weights=args.weights, classes=args.classes)
+    return result, lambda: _print_fields(result)
+
+
+def _convert(args, overrides):
+    from keras_video import zoo
+    _check_models([args.model])
+    kwargs = {"classes": args.classes} if args.classes else {}
+    result = zoo.convert_to_file(args.checkpoint, args.model, args.to, **kwargs)
+    return result, lambda: print(
+        f"Wrote {result['weights']}: {args.model} from {args.checkpoint}; load it with "
+        f"keras_video.zoo.get({args.model!r}, weights={result['weights']!r})")
+
+
+def _recipes(args, overrides):
+    from keras_video import recipes
+    rows = [recipes.describe(name) for name in recipes.names()]
+    return {r["name"]: r for r in rows}, lambda: print(
+        _table(rows, ["name", "model", "weights", "dataset"]))
+
+
+def _presets(args, overrides):
+    from keras_video import presets
+    if args.model:
+        _check_models([args.model])
+    rows = []
+    for name in presets.list_presets(args.model):
+        preset = presets.get(name)
+        rows.append({"preset": name, "classes": preset.classes or "-",
+                     "top1": preset.metrics.get("top1", "-"),
+                     "level": preset.metrics_level or "-", "source": preset.source})
+    return {r["preset"]: r for r in rows}, lambda: print(
+        _table(rows, ["preset", "classes", "top1", "level", "source"]))
+
+
+# ------------------------------------------------------------------------------- helpers
+
+def _check_models(names):
+    from keras_video import zoo
+    for name in names:
+        try:
+            zoo.get_builder(name)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+
+
+def _model_of(args):
+    if args.classes:
+        from keras_video import inference
+        return inference.keras_model(args.model, args.weights, classes=args.classes)
+    return args.model
+
+
+def _labels(path):
+    if path is None:
+        return None
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n") for line in f if line.strip()]
+
+
+def _config(recipe, overrides):
+    from keras_video import training
+    try:
+        return training.load_config(recipe, overrides)
+    except (KeyError, TypeError) as error:  # an unknown or misshapen recipe key
+        raise UsageError(f"{PROG}: {error.args[0] if error.args else error}") from None
+
+
+def _progress_on(args):
+    return not args.json or sys.stderr.isatty()
+
+
+def _keras_verbosity(args):
+    """Keras' fit verbosity: a live bar on a terminal, a line per epoch in a log."""
+    return 1 if sys.stderr.isatty() else 2
+
+
+def _each(items):
+    """The items, with a `[i/n] item` line on stderr before each where there are several."""
+    for i, item in enumerate(items, 1):
+        if len(items) > 1:
+            print(f"[{i}/{len(items)}] {item}", file=sys.stderr, flush=True)
+        yield item
 
 
 def _table(rows, columns):
@@ -135,210 +394,91 @@ def _fmt(value):
     return str(value)
 
 
-def main(argv):
-    if len(argv) < 2 or argv[1] not in COMMANDS:
-        raise app.UsageError(f"usage: keras-video {{{'|'.join(COMMANDS)}}} [MODEL] [flags]; "
-                             "see --helpfull")
-    command, names = argv[1], argv[2:]
-    if command == "demo":
-        from keras_video import demo
-        demo.main(as_json=FLAGS.json, workdir=FLAGS.workdir)
-        return None
-    if command in ("train", "evaluate"):
-        return _train_or_evaluate(command, names)
-    if command in ("export", "predict"):
-        return _export_or_predict(command, names)
-    if OVERRIDES:  # train and evaluate take key=value overrides; no other command does
-        raise app.UsageError(f"unknown flag(s) {OVERRIDES}")
-    if command == "convert":
-        return _convert(names)
-    from keras_video import zoo
-    if FLAGS.all and command != "info":
-        raise app.UsageError("--all applies to info only")
-    if command == "info" and FLAGS.all:
-        names = zoo.list_models()
-    if len(names) != 1 and not (command == "info" and FLAGS.all):
-        raise app.UsageError(f"{command} takes one MODEL (one of {', '.join(zoo.list_models())})"
-                             + (" or --all" if command == "info" else ""))
+def _print_fields(result):
+    keys = [k for k in result if not isinstance(result[k], (dict, list))]
+    print("\n".join(f"{k}: {_fmt(result[k])}" for k in keys))
+
+
+def split_overrides(command, rest):
+    """Recipe overrides (`--a.b=value` or `--a.b value`) from the arguments argparse did not
+    know, as `a.b=value` strings; anything else there is a usage error."""
+    overrides, i = [], 0
+    while i < len(rest):
+        arg = rest[i]
+        if command not in ("train", "evaluate") or not arg.startswith("--") or arg == "--":
+            raise UsageError(f"{PROG} {command}: unrecognized argument {arg!r} (see "
+                             f"{PROG} {command} --help)")
+        key, equals, value = arg[2:].partition("=")
+        if not equals:
+            if i + 1 >= len(rest) or rest[i + 1].startswith("--"):
+                raise UsageError(f"{PROG} {command}: recipe key --{key} needs a value "
+                                 f"(--{key}=VALUE or --{key} VALUE)")
+            value, i = rest[i + 1], i + 1
+        overrides.append(f"{key}={value}")
+        i += 1
+    return overrides
+
+
+def _silence_python_logs():
+    import logging
+
+    import absl.logging
+    absl.logging.set_verbosity(absl.logging.ERROR)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="keras")
+    warnings.filterwarnings("ignore", module="tensorflow")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+def main(argv=None):
+    """Runs the command line `argv` (default: `sys.argv[1:]`); returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
     try:
-        for name in names:
-            zoo.get_builder(name)
-    except ValueError as error:
-        raise app.UsageError(str(error))
-
-    rows = []
-    for i, name in enumerate(names, 1):
-        if len(names) > 1:
-            print(f"[{i}/{len(names)}] {name}", file=sys.stderr, flush=True)
-        if command == "info":
-            rows.append(info(name, FLAGS.frames, FLAGS.size))
-        else:
-            rows.append(benchmark(name, FLAGS.frames, FLAGS.size, FLAGS.batch, FLAGS.jit,
-                                  FLAGS.warmup, FLAGS.repeats))
-    if FLAGS.json:
-        print(json.dumps(rows[0] if not FLAGS.all else {r["model"]: r for r in rows}))
-    elif command == "info":
-        print(_table(rows, ["model", "params", "trainable_params", "gmacs", "frames", "size"]))
-    else:
-        print(_table(rows, ["model", "frames", "size", "batch", "jit_compile", "ms_per_clip",
-                            "clips_per_s"]))
-
-
-def _train_or_evaluate(command, names):
-    if not FLAGS.config:
-        raise app.UsageError(f"{command} needs --config zoo/RECIPE.yaml")
-    overrides = OVERRIDES + [n for n in names if "=" in n]
-    paths = [n for n in names if "=" not in n]
-    if command == "train" and paths:
-        raise app.UsageError(f"train takes no positional arguments, got {paths}")
-    if command == "evaluate" and len(paths) > 1:
-        raise app.UsageError("evaluate takes at most one MODEL.keras")
-    if FLAGS.crops not in (None, 1, 3):
-        raise app.UsageError("--crops must be 1 or 3")
-    # Keras prints progress on stdout; with --json stdout must hold the result alone.
-    with contextlib.redirect_stdout(sys.stderr):
-        if command == "train":
-            result = train(FLAGS.config, overrides)
-        else:
-            result = evaluate(FLAGS.config, overrides, paths[0] if paths else None,
-                              FLAGS.clips, FLAGS.crops, FLAGS.out, verbose=not FLAGS.json)
-    if FLAGS.json:
-        print(json.dumps(result))
-    else:
-        keys = [k for k in result if not isinstance(result[k], (dict, list))]
-        print("\n".join(f"{k}: {_fmt(result[k])}" for k in keys))
-
-
-def export(model, fmt, out, quantize=None, frames=None, size=None, class_names=None,
-           weights=None, classes=None):
-    """Exports a registered model (by name) or a `.keras` file to `fmt` at `out`."""
-    from keras_video import export as export_lib
-    if quantize and fmt != "tflite":
-        raise ValueError("--quantize applies to --format tflite only")
-    keras_model = _keras_model(model, frames, size, weights, classes)
-    if class_names is None and os.path.exists(model):
-        class_names = export_lib.signatures.labels_beside(model)
-    if fmt == "savedmodel":
-        path = export_lib.export_savedmodel(keras_model, out, class_names=class_names,
-                                            frames=frames, size=size)
-        return {"format": fmt, "path": path}
-    if fmt == "tflite":
-        return {"format": fmt, **export_lib.export_tflite(
-            keras_model, out, quantize=quantize, frames=frames, size=size,
-            class_names=class_names)}
-    return {"format": fmt, **export_lib.export_onnx(keras_model, out, frames=frames, size=size,
-                                                    class_names=class_names)}
-
-
-def predict(videos, model, top=5, window=None, stride=None, frame_stride=1, class_names=None,
-            weights=None, classes=None, size=None):
-    """Top classes (and a timeline of windows) of each video with any model form."""
-    from keras_video import export as export_lib
-    from keras_video import prediction
-    if not os.path.exists(model):
-        model = _keras_model(model, None, None, weights, classes)
-    predictor = export_lib.load(model, class_names=class_names)
-    return [prediction.classify_video(predictor, video, window=window, stride=stride,
-                                      frame_stride=frame_stride, size=size, top_k=top)
-            for video in videos]
-
-
-def _keras_model(model, frames, size, weights, classes):
-    """A registered model built at the clip shape, or a loaded `.keras` file."""
-    import keras
-
-    from keras_video import zoo
-    if os.path.exists(model):
-        if not model.endswith(".keras"):
-            raise ValueError(f"{model}: export takes a registered model name or a .keras file")
-        return keras.saving.load_model(model)
-    shape = (frames, size, size, 3) if frames or size else None
-    kwargs = {"classes": classes} if classes else {}
-    return zoo.get(model, input_shape=shape, weights=weights, **kwargs)
-
-
-def _export_or_predict(command, names):
-    if OVERRIDES:
-        raise app.UsageError(f"unknown flag(s) {OVERRIDES}")
-    labels = None
-    if FLAGS.labels:
-        from keras_video.export import signatures
-        labels = signatures.read_labels(FLAGS.labels)
-    # --frames / --size have defaults for info and benchmark; here only what the user gave.
-    frames = FLAGS.frames if FLAGS["frames"].present else None
-    size = FLAGS.size if FLAGS["size"].present else None
-    try:
+        parser = build_parser()
+        if not argv:
+            parser.print_help()
+            return 0
+        args, rest = parser.parse_known_args(argv)
+        if args.command is None:
+            raise UsageError(f"{PROG}: give a COMMAND (see {PROG} --help)")
+        overrides = split_overrides(args.command, rest)
+        if not getattr(args, "verbose", False):
+            _silence_python_logs()
+        # Keras prints progress on stdout; stdout is the result alone.
         with contextlib.redirect_stdout(sys.stderr):
-            if command == "export":
-                if len(names) != 1 or not FLAGS.format or not FLAGS.out:
-                    raise app.UsageError("usage: keras-video export MODEL|PATH --format "
-                                         "savedmodel|tflite|onnx --out PATH")
-                result = export(names[0], FLAGS.format, FLAGS.out, FLAGS.quantize, frames,
-                                size, labels, FLAGS.weights, FLAGS.classes)
-            else:
-                if not names or not FLAGS.model:
-                    raise app.UsageError("usage: keras-video predict VIDEO... --model "
-                                         "MODEL|PATH")
-                result = predict(names, FLAGS.model, FLAGS.top, FLAGS.window, FLAGS.stride,
-                                 FLAGS.frame_stride, labels, FLAGS.weights, FLAGS.classes, size)
-    except (ValueError, FileNotFoundError, FileExistsError) as error:
-        raise app.UsageError(str(error))
-    if FLAGS.json:
-        print(json.dumps(result if command == "export" else
-                         (result[0] if len(result) == 1 else result)))
-    elif command == "export":
-        print("\n".join(f"{k}: {v}" for k, v in result.items()))
-    else:
-        for video in result:
-            best = ", ".join(f"{c['class']} {c['score']:.3f}" for c in video["top"])
-            print(f"{video['video']}: {best}")
-            if len(video["timeline"]) > 1:
-                for w in video["timeline"]:
-                    print(f"  {w['start_sec']:8.2f}-{w['end_sec']:<8.2f} {w['top'][0]['class']} "
-                          f"{w['top'][0]['score']:.3f}")
-
-
-def convert(source, model_name, to, classes=None):
-    """Converts an upstream checkpoint into `model_name`'s Keras weights at `to`."""
-    from keras_video import weights
-    if not to.endswith(".weights.h5"):
-        raise ValueError(f"--to must end in .weights.h5 (Keras's weights format), got {to!r}")
-    kwargs = {} if classes is None else {"classes": classes}
-    model = weights.convert(source, model_name, **kwargs)
-    os.makedirs(os.path.dirname(os.path.abspath(to)), exist_ok=True)
-    model.save_weights(to)
-    return {"model": model_name, "source": source, "weights": to,
-            "params": model.count_params()}
-
-
-def _convert(names):
-    if len(names) != 1 or not FLAGS.model or not FLAGS.to:
-        raise app.UsageError("usage: keras-video convert SOURCE --model NAME --to "
-                             "PATH.weights.h5 [--classes N]")
-    try:
-        row = convert(names[0], FLAGS.model, FLAGS.to, FLAGS.classes)
-    except (ValueError, FileNotFoundError) as error:
-        raise app.UsageError(str(error))
-    print(json.dumps(row) if FLAGS.json else
-          f"Wrote {row['weights']}: {FLAGS.model} from {names[0]}; load it with "
-          f"keras_video.zoo.get({FLAGS.model!r}, weights={row['weights']!r})")
-
-
-def _take_overrides(argv):
-    """Moves `--a.b=value` and other unknown `--key=value` flags into OVERRIDES."""
-    kept = []
-    for arg in argv:
-        name = arg[2:].split("=", 1)[0] if arg.startswith("--") and "=" in arg else None
-        negated = name[2:] if name and name.startswith("no") else None
-        if name and name not in FLAGS and negated not in FLAGS:
-            OVERRIDES.append(arg[2:])
+            outcome = args.run(args, overrides)
+        result, show, failed = (outcome + (0,))[:3]
+        if args.json if hasattr(args, "json") else False:
+            print(json.dumps(result, default=_json_default))
         else:
-            kept.append(arg)
-    return kept
+            show()
+        return 1 if failed else 0
+    except UsageError as error:
+        print(error, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # a failure: one line, the traceback only with --debug
+        if debug:
+            raise
+        print(f"{PROG}: error: {one_line(error)}", file=sys.stderr)
+        return 1
+
+
+def _json_default(value):
+    import numpy as np
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
 
 
 def run():
-    app.run(main, argv=_take_overrides(sys.argv))
+    """The console entry point."""
+    sys.exit(main())
 
 
 if __name__ == "__main__":

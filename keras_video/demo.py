@@ -6,8 +6,6 @@ video level on held-out videos, exports the S3D-G as a TF Serving SavedModel and
 generated video file with the reloaded SavedModel. The classes are orbits that play one set of
 frames in different orders, so a frame-level model is at chance whatever it learns.
 """
-import contextlib
-import json
 import os
 import sys
 import tempfile
@@ -20,17 +18,16 @@ from keras_video.data.synthetic import ORBIT_CLASSES
 # exactly at chance, and only temporal modelling can do better (keras_video.data.synthetic).
 # 16 frames, a power of two: C2D's temporal strides keep frames 0 and 8, the same two frames in
 # every orbit class.
-# Sized by measurement on 2 CPU cores: 8 epochs of 400 videos per class, batch 32, width 0.125
-# (it learned faster per step than 0.25 at half the step time). The decoded clips are cached in
-# the work folder, so the second model trains without decoding.
-# AdamW, not SGD: with SGD (0.1, Nesterov) a run stayed at chance for a random number of epochs
-# before it took off; AdamW took off within two epochs with every seed tried. Its rate is 1e-2:
-# with 5e-3 the orbits' speed was still being learned after 8 epochs (seeds 0-3: 0.960, 0.830,
-# 0.755, 0.980; the errors one turn against three).
+# Sized to a few minutes on 2 CPU cores: 8 epochs of 400 videos per class, batch 32, width
+# 0.125 (it learns faster per step than width 0.25, and each step costs less). The
+# decoded clips are cached in the work folder, so the second model trains without decoding.
+# AdamW, not SGD: with SGD (0.1, Nesterov) a run stays at chance for a random number of epochs
+# before it takes off; AdamW takes off within two epochs with every seed tried. Its rate is
+# 1e-2: at 5e-3 the orbits' speed (one turn against three) is still being learned after 8
+# epochs.
 # BatchNorm momentum 0.9, not Keras' 0.99: in a few hundred steps the network changes faster than
-# a 100-step average follows, and the inference-mode statistics lagged (one run: training
-# accuracy 0.94 in its last epoch, held-out 0.70).
-# README "The demo" has the measurements; benchmarks/demo_recipe.py reruns them.
+# a 100-step average follows, and the inference-mode statistics lag behind it.
+# docs/benchmarks.md ("The demo") has the measurements; benchmarks/demo_recipe.py reruns them.
 DEMO = dict(frames=16, size=32, train_per_class=400, test_per_class=50, epochs=8, batch_size=32,
             width_multiplier=0.125, min_width=8, bn_momentum=0.9, learning_rate=1e-2,
             weight_decay=0.05, classes=ORBIT_CLASSES)
@@ -40,7 +37,7 @@ def _log(message):
     print(message, file=sys.stderr, flush=True)
 
 
-def _recipe(name, model, train_dir, output_dir, settings, cache):
+def _recipe(name, model, train_dir, output_dir, settings, cache, fit_verbose=0):
     return {
         "name": name,
         "model": {"name": model, "kwargs": {
@@ -56,8 +53,9 @@ def _recipe(name, model, train_dir, output_dir, settings, cache):
         "optimizer": {"name": "adamw", "learning_rate": settings["learning_rate"],
                       "weight_decay": settings["weight_decay"]},
         "schedule": {"name": "cosine", "warmup_epochs": 0.5},
-        # Graph mode: XLA compiles these small models for longer than it saves (measured).
-        "jit_compile": False, "output_dir": output_dir, "seed": 0, "verbose": 0,
+        # Graph mode: XLA compiles these small models for longer than it saves
+        # (docs/benchmarks.md, "The demo").
+        "jit_compile": False, "output_dir": output_dir, "seed": 0, "verbose": fit_verbose,
     }
 
 
@@ -75,29 +73,32 @@ def write_videos(workdir, settings, progress=True):
 
 
 def train_and_evaluate(model_name, train_dir, test_list, workdir, settings, name=None,
-                       overrides=()):
+                       overrides=(), fit_verbose=0):
     """Trains `model_name` with the demo's recipe (`overrides`: `key=value` strings, as
     `keras-video train` takes them) and evaluates it at video level on `test_list`; returns
     (model, history, report, training seconds). Every model of one `workdir` reads the same
     decoded-clip cache."""
-    from keras_video.training import evaluation, trainer
+    from keras_video import inference
+    from keras_video.training import trainer
 
     begin = time.perf_counter()
     recipe = _recipe(name or f"demo_{model_name}", model_name, train_dir,
                      os.path.join(workdir, "runs"), settings,
-                     cache=os.path.join(workdir, "decoded_train_clips"))
+                     cache=os.path.join(workdir, "decoded_train_clips"),
+                     fit_verbose=fit_verbose)
     model, history = trainer.train(recipe, overrides)
     seconds = time.perf_counter() - begin
-    report = evaluation.evaluate(model, test_list, num_frames=settings["frames"], stride=1,
+    report = inference.evaluate(model, test_list, num_frames=settings["frames"], stride=1,
                                  crop_size=settings["size"], num_clips=1, num_crops=1,
                                  batch_size=16, verbose=False)
     return model, history, report, seconds
 
 
-def run(workdir=None, settings=None, verbose=True):
-    """Runs the demo; returns its results (the `--json` object)."""
-    from keras_video import export
-    from keras_video.training import evaluation, plots
+def run(workdir=None, settings=None, verbose=True, fit_verbose=0):
+    """Runs the demo; returns its results (the `--json` object). `verbose` prints its steps
+    on stderr, `fit_verbose` is Keras' verbosity while the models train (1: a live bar, 2: a
+    line per epoch)."""
+    from keras_video import export, inference, plots
 
     settings = {**DEMO, **(settings or {})}
     start = time.perf_counter()
@@ -112,7 +113,8 @@ def run(workdir=None, settings=None, verbose=True):
     for step, name in enumerate(("s3dg", "c2d"), start=2):
         say(f"[{step}/5] training {name} ({settings['epochs']} epochs)")
         model, history, report, seconds = train_and_evaluate(name, train_dir, test_list,
-                                                             workdir, settings)
+                                                             workdir, settings,
+                                                             fit_verbose=fit_verbose)
         results[name] = dict(report=report, train_seconds=seconds, params=model.count_params())
         histories[name] = history.history
         models[name] = model
@@ -128,8 +130,8 @@ def run(workdir=None, settings=None, verbose=True):
     say("[5/5] writing the training curves")
     curves = plots.training_curves(histories, os.path.join(workdir, "training_curves.png"),
                                    title="synthetic orbits: S3D-G vs frame-level C2D")
-    evaluation.write_report(results["s3dg"]["report"], os.path.join(workdir, "report_s3dg"))
-    evaluation.write_report(results["c2d"]["report"], os.path.join(workdir, "report_c2d"))
+    inference.write_report(results["s3dg"]["report"], os.path.join(workdir, "report_s3dg"))
+    inference.write_report(results["c2d"]["report"], os.path.join(workdir, "report_c2d"))
     classes = len(test_list.class_names)
     return {
         "s3dg_accuracy": results["s3dg"]["report"]["video_top1"],
@@ -148,19 +150,19 @@ def run(workdir=None, settings=None, verbose=True):
 
 
 def classify_with_savedmodel(export_dir, videos, settings):
-    """Runs the reloaded SavedModel's `serving_default` signature (uint8 pixels in, labels
-    out, as TF Serving runs it) on the centre clip of the first of `videos` (a `VideoList`),
-    decoded and cropped by the same pipeline as the evaluation."""
-    import tensorflow as tf
+    """Runs the reloaded SavedModel (uint8 pixels in, as TF Serving runs it) on the centre clip
+    of the first of `videos` (a `VideoList`), decoded and cropped by the same pipeline as the
+    evaluation; the class names come from the SavedModel itself."""
+    import numpy as np
 
-    from keras_video import data
+    from keras_video import data, inference
 
     clip, _ = next(iter(data.video_dataset(videos, training=False, num_frames=settings["frames"],
                                            stride=1, crop_size=settings["size"], batch_size=1)))
-    served = tf.saved_model.load(export_dir)  # kept: its variables die with it
-    result = served.signatures["serving_default"](video=tf.cast(tf.round(clip), tf.uint8))
-    return {"label": result["classes"][0, 0].numpy().decode(),
-            "score": float(result["scores"][0, 0])}
+    served = inference.load(export_dir)
+    scores = served(np.round(clip.numpy()).astype(np.uint8))[0]
+    best = int(np.argmax(scores))
+    return {"label": served.class_names[best], "score": float(scores[best])}
 
 
 def print_table(result, file=sys.stdout):
@@ -177,14 +179,3 @@ def print_table(result, file=sys.stdout):
           f"{result['true_label']}", file=file)
     print(f"training curves: {result['training_curves']}\ntotal {result['seconds']:.0f} s",
           file=file)
-
-
-def main(as_json=False, workdir=None):
-    # Progress bars (Keras prints them on stdout) go to stderr: stdout is the result alone.
-    with contextlib.redirect_stdout(sys.stderr):
-        result = run(workdir=workdir)
-    if as_json:
-        print(json.dumps(result))
-    else:
-        print_table(result)
-    return result

@@ -10,6 +10,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from keras_video import zoo
+
 
 def count_params(model):
     """`{"params": all weights, "trainable_params": trainable weights}` as ints."""
@@ -60,3 +62,11 @@ def profile(model, frames=16, size=224):
     """Params, trainable params and GMACs of `model` for one clip, as a JSON-ready dict."""
     return {**count_params(model), "gmacs": count_macs(model, frames, size) / 1e9,
             "frames": frames, "size": size}
+
+
+def model_info(model_name, frames=16, size=224):
+    """Params, trainable params and GMACs of the registered `model_name` for one
+    `frames x size x size` clip, built with random weights."""
+    from keras_video import zoo
+    model = zoo.get(model_name, input_shape=(frames, size, size, 3))
+    return {"model": zoo.get_builder(model_name).registry_name, **profile(model, frames, size)}

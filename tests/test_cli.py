@@ -1,4 +1,7 @@
+"""The `keras-video` command: subcommands, help, exit statuses and one-line errors, quiet
+output, and the commands end to end in fresh processes as a user runs them."""
 import json
+import re
 import subprocess
 import sys
 
@@ -6,52 +9,143 @@ import pytest
 
 from keras_video import cli
 
+COMMANDS = ["demo", "info", "benchmark", "train", "evaluate", "predict", "features", "export",
+            "convert", "recipes", "presets"]
+# A line a framework prints on its own: absl / TensorFlow C++ logs, Python warnings.
+FRAMEWORK_LINE = re.compile(r"^([IWEF]\d{4} |WARNING: All log|.*(cuda|cuInit|absl::|"
+                            r"UserWarning|DeprecationWarning|tensorflow/))", re.M)
+
 
 def keras_video(*args):
-    """Runs the installed console entry point's code in a fresh process, like a user would."""
-    return subprocess.run([sys.executable, "-m", "keras_video.cli", *args], capture_output=True,
-                          text=True, timeout=600)
+    """Runs the console command in a fresh process, like a user would."""
+    return subprocess.run([sys.executable, "-m", "keras_video_cli", *args],
+                          capture_output=True, text=True, timeout=600)
 
 
-def test_info_json_is_one_object_with_the_counts():
+def run(capsys, *args):
+    """The command line in this process (fast): (exit status, stdout, stderr)."""
+    status = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_help_lists_the_commands_and_exits_0(capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    assert exited.value.code == 0
+    for command in COMMANDS:
+        assert re.search(rf"^\s+{command}\s", out, re.M), command
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--version"])
+    assert exited.value.code == 0 and capsys.readouterr().out.startswith("keras-video ")
+    assert run(capsys)[0] == 0  # no arguments: the help
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_commands_help_shows_its_own_arguments(capsys, command):
+    with pytest.raises(SystemExit) as exited:
+        cli.main([command, "--help"])
+    out = capsys.readouterr().out
+    assert exited.value.code == 0 and out.startswith(f"usage: keras-video {command}")
+    flags = set(re.findall(r"(--[a-z][a-z_-]+)", out))
+    others = {"--workdir": "demo", "--all": "info", "--repeats": "benchmark",
+              "--clips": "evaluate", "--top": "predict", "--layer": "features",
+              "--quantize": "export", "--to": "convert"}
+    for flag, owner in others.items():
+        assert (flag in flags) == (owner == command), (flag, command)
+    if command in ("info", "benchmark"):
+        assert "(default: 16)" in out  # defaults are shown
+
+
+# Every command with a misspelt flag: exit 2, one line naming it.
+MISSPELT = {
+    "demo": ["--wokdir=out"], "info": ["s3d", "--frame", "8"], "benchmark": ["s3d", "--batches=2"],
+    "train": ["--config", "x.yaml", "--epoch=1"], "evaluate": ["--config", "x.yaml", "--clip=2"],
+    "predict": ["v.mp4", "--model", "s3d", "--tops=3"],
+    "features": ["v.mp4", "--model", "s3d", "--out", "o", "--layers=x"],
+    "export": ["s3d", "--format", "onnx", "--out", "m.onnx", "--quantise=fp16"],
+    "convert": ["x.pth", "--model", "s3d", "--to", "x.weights.h5", "--clases=5"],
+    "recipes": ["--long"], "presets": ["--all"]}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_misspelt_flag_exits_2_with_one_line(capsys, command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.yaml").write_text("model: {name: c2d}\ndata: {train: {root: .}}\n")
+    status, out, err = run(capsys, command, *MISSPELT[command])
+    assert status == 2 and out == "", err
+    assert len(err.strip().splitlines()) == 1, err
+    wrong = [a for a in MISSPELT[command] if a.startswith("--")][-1].split("=")[0]
+    assert wrong.lstrip("-") in err and "keras-video" in err
+
+
+def test_usage_errors_name_what_is_wrong(capsys):
+    cases = [(("info", "s4d"), "Available models"), (("benchmark",), "required: MODEL"),
+             (("predict", "v.mp4"), "--model"), (("evaluate",), "--config"),
+             (("bogus",), "invalid choice: 'bogus'"),
+             (("export", "s3d", "--format", "onnx", "--out", "m.onnx", "--quantize", "int8"),
+              "--quantize applies to --format tflite"),
+             (("train", "--config", "s3dg_ucf101_split1", "--epochs"), "needs a value"),
+             (("info", "s3d", "--frames", "0"), "positive integer")]
+    for args, message in cases:
+        status, out, err = run(capsys, *args)
+        assert status == 2 and len(err.strip().splitlines()) == 1 and message in err, (args, err)
+
+
+def test_a_failure_exits_1_with_one_line_and_debug_shows_the_traceback(capsys, tmp_path):
+    args = ("convert", str(tmp_path / "missing.pth"), "--model", "s3d", "--to",
+            str(tmp_path / "x.weights.h5"))
+    status, out, err = run(capsys, *args)
+    assert status == 1 and out == "" and err.strip().count("\n") == 0
+    assert err.startswith("keras-video: error:") and "does not exist" in err
+    with pytest.raises(FileNotFoundError):
+        cli.main([*args, "--debug"])
+
+
+def test_recipe_overrides_take_both_forms():
+    overrides = cli.split_overrides("train", ["--optimizer.learning_rate=0.1", "--epochs", "3",
+                                              "--data.scale_jitter", "[128,160]"])
+    assert overrides == ["optimizer.learning_rate=0.1", "epochs=3", "data.scale_jitter=[128,160]"]
+    with pytest.raises(cli.UsageError, match="unrecognized argument '--epochs=3'"):
+        cli.split_overrides("predict", ["--epochs=3"])
+
+
+def test_recipes_are_listed_and_run_by_name(capsys, tmp_path):
+    status, out, _ = run(capsys, "recipes", "--json")
+    listed = json.loads(out)
+    assert status == 0 and listed["s3dg_ucf101_split1"]["dataset"] == "UCF-101"
+    assert listed["s3dg_ucf101_split1"]["model"] == "s3dg"
+    from keras_video import training
+    config = training.load_config("s3dg_ucf101_split1", ["epochs=2"])
+    assert config["name"] == "s3dg_ucf101_split1" and config["epochs"] == 2
+
+
+def test_info_json_is_one_object_with_the_counts_and_no_framework_logs():
     result = keras_video("info", "s3d", "--frames", "8", "--size", "112", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["params"] > report["trainable_params"] == 8_320_048
     assert report["gmacs"] == pytest.approx(17.978771456 / 8, rel=1e-2)  # 1/2 frames, 1/4 area
+    assert not FRAMEWORK_LINE.search(result.stderr), result.stderr
+    verbose = keras_video("presets", "s3d", "--verbose")
+    assert verbose.returncode == 0 and "s3d.kinetics400" in verbose.stdout
+    assert FRAMEWORK_LINE.search(verbose.stderr)  # --verbose shows them (the test can fail)
 
 
-def test_info_table_and_errors():
-    table = keras_video("info", "c2d", "--frames", "8", "--size", "64")
-    assert table.returncode == 0 and "trainable_params" in table.stdout and "c2d" in table.stdout
-    unknown = keras_video("info", "s4d")
-    assert unknown.returncode != 0 and "Available models" in unknown.stderr
-    missing = keras_video("benchmark")
-    assert missing.returncode != 0 and "takes one MODEL" in missing.stderr
-    typo = keras_video("convert", "x.pth", "--model", "s3d", "--to", "x.weights.h5", "--clases=5")
-    assert typo.returncode != 0 and "unknown flag(s) ['clases=5']" in typo.stderr
+def test_info_table(capsys):
+    status, out, _ = run(capsys, "info", "c2d", "--frames", "8", "--size", "64")
+    assert status == 0 and "trainable_params" in out and "c2d" in out
 
 
-def test_benchmark_json():
-    result = keras_video("benchmark", "fast_s3d", "--frames", "8", "--size", "64",
-                         "--repeats", "1", "--warmup", "1", "--batch", "2", "--json")
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+def test_benchmark_json(capsys):
+    status, out, _ = run(capsys, "benchmark", "fast_s3d", "--frames", "8", "--size", "64",
+                         "--repeats", "1", "--warmup", "1", "--batch", "2", "--nojit", "--json")
+    assert status == 0
+    report = json.loads(out)
     assert {"model", "frames", "size", "batch", "ms_per_clip", "clips_per_s"} <= set(report)
-    assert report["batch"] == 2 and report["ms_per_clip"] > 0
+    assert report["batch"] == 2 and report["ms_per_clip"] > 0 and not report["jit_compile"]
     assert report["clips_per_s"] == pytest.approx(1000 / report["ms_per_clip"])
-
-
-def test_python_functions_mirror_the_commands():
-    assert cli.info("c2d", frames=4, size=32)["trainable_params"] > 0
-
-
-def test_recipe_overrides_are_taken_out_before_absl_parses_flags(monkeypatch):
-    monkeypatch.setattr(cli, "OVERRIDES", [])
-    kept = cli._take_overrides(["keras-video", "train", "--config=r.yaml", "--json", "--nojit",
-                                "--optimizer.learning_rate=0.1", "--epochs=3", "--frames=8"])
-    assert kept == ["keras-video", "train", "--config=r.yaml", "--json", "--nojit", "--frames=8"]
-    assert cli.OVERRIDES == ["optimizer.learning_rate=0.1", "epochs=3"]
 
 
 def test_train_then_evaluate_commands(tmp_path):
@@ -71,47 +165,47 @@ batch_size: 3
 epochs: 3
 output_dir: {tmp_path / 'runs'}
 """)
-    trained = keras_video("train", "--config", str(recipe), "--epochs=1", "--optimizer.name=adamw",
-                          "--json")
+    trained = keras_video("train", "--config", str(recipe), "--epochs", "1",
+                          "--optimizer.name=adamw", "--json")
     assert trained.returncode == 0, trained.stderr[-3000:]
     result = json.loads(trained.stdout)
     assert result["epochs_run"] == 1 and result["run"].endswith("tiny")
-    assert (tmp_path / "runs" / "tiny" / "best.keras").exists()
+    assert (tmp_path / "runs" / "tiny" / "best" / "config.json").exists()
     evaluated = keras_video("evaluate", "--config", str(recipe), "--json")
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     report = json.loads(evaluated.stdout)
     assert report["videos"] == 6 and report["views_per_video"] == 2  # the recipe's 2 x 1
     assert 0 <= report["video_top1"] <= 1 and report["class_names"] == sorted(classes)
     assert (tmp_path / "runs" / "tiny" / "evaluation" / "confusion.png").exists()
-    no_config = keras_video("train")
-    assert no_config.returncode != 0 and "needs --config" in no_config.stderr
+    assert not FRAMEWORK_LINE.search(trained.stderr), trained.stderr
+    assert "Epoch 1/1" in trained.stderr  # progress on stderr
 
 
 def test_export_then_predict_videos_with_a_timeline(tmp_path, rng):
-    """A trained model's folder (its .keras and class_names.txt) exported to ONNX, then two
-    real videos classified by the .onnx and by the .keras: same scores, the run's labels."""
+    """A preset (as training writes its best model) exported to ONNX, then two real videos
+    classified by the .onnx and by the preset: same scores, the preset's labels."""
     from conftest import TINY
 
-    from keras_video import data, zoo
+    from keras_video import data, presets, zoo
     run = tmp_path / "run"
     run.mkdir()
-    zoo.get("ir_csn_26", input_shape=(8, 32, 32, 3), classes=3, **TINY).save(run / "best.keras")
-    (run / "class_names.txt").write_text("walk\nrun\njump\n")
+    presets.save(zoo.get("ir_csn_26", input_shape=(8, 32, 32, 3), classes=3, **TINY),
+                 run / "best", class_names=["walk", "run", "jump"])
     videos = [str(tmp_path / "a.mp4"), str(tmp_path / "b.mkv")]
     for path in videos:  # 20 frames: windows of 8 every 4 start at 0, 4, 8 and 12
         data.write_video(path, rng.integers(0, 256, size=(20, 40, 48, 3)).astype("uint8"), fps=10)
 
-    exported = keras_video("export", str(run / "best.keras"), "--format", "onnx",
+    exported = keras_video("export", str(run / "best"), "--format", "onnx",
                            "--out", str(tmp_path / "m.onnx"), "--json")
     assert exported.returncode == 0, exported.stderr
     assert json.loads(exported.stdout)["path"] == str(tmp_path / "m.onnx")
     results = {}
-    for model in ("m.onnx", "run/best.keras"):
+    for model in ("m.onnx", "run/best"):
         ran = keras_video("predict", *videos, "--model", str(tmp_path / model), "--window", "8",
                           "--stride", "4", "--top", "2", "--json")
         assert ran.returncode == 0, ran.stderr
         results[model] = json.loads(ran.stdout)
-    onnx_result, keras_result = results["m.onnx"], results["run/best.keras"]
+    onnx_result, keras_result = results["m.onnx"], results["run/best"]
     assert [r["video"] for r in onnx_result] == videos
     for ours, theirs in zip(onnx_result, keras_result):
         assert [w["start_sec"] for w in ours["timeline"]] == [0.0, 0.4, 0.8, 1.2]
@@ -123,8 +217,8 @@ def test_export_then_predict_videos_with_a_timeline(tmp_path, rng):
 
     text = keras_video("predict", videos[0], "--model", str(tmp_path / "m.onnx"))
     assert text.returncode == 0 and text.stdout.startswith(videos[0]) and "0.00-0.80" in text.stdout
-    wrong = keras_video("export", str(run / "best.keras"), "--format", "onnx", "--quantize",
+    wrong = keras_video("export", str(run / "best"), "--format", "onnx", "--quantize",
                         "int8", "--out", str(tmp_path / "q.onnx"))
-    assert wrong.returncode != 0 and "--quantize applies to --format tflite" in wrong.stderr
+    assert wrong.returncode == 2 and "--quantize applies to --format tflite" in wrong.stderr
     no_model = keras_video("predict", videos[0])
     assert no_model.returncode != 0 and "--model" in no_model.stderr

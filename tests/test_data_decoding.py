@@ -1,10 +1,19 @@
 """Decoding real files that the tests write with PyAV, and the real clips of ../shared/fixtures."""
+import json
+import logging
 import os
+import queue
 import re
+import subprocess
+import sys
+import threading
+import time
 
 import av
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from conftest import fixtures_or_skip
 from keras_video.data import decoding
@@ -96,9 +105,9 @@ def test_seeks_to_the_keyframe_before_the_clip(videos, monkeypatch):
     starts = []
     original = VideoReader._frames_from
 
-    def spy(self, keyframe):
+    def spy(self, keyframe, *args):
         starts.append(int(keyframe))
-        return original(self, keyframe)
+        return original(self, keyframe, *args)
 
     monkeypatch.setattr(VideoReader, "_frames_from", spy)
     clip = read_video(path, start=32, num_frames=4)
@@ -145,6 +154,125 @@ def test_resampling_a_constant_rate_file(videos):
     np.testing.assert_array_equal(frame_numbers(half.frames), np.arange(0, 40, 2))
     double = read_video(path, fps=40, start=10, num_frames=4)
     np.testing.assert_array_equal(frame_numbers(double.frames), [5, 5, 6, 6])
+
+
+# --- decoding only what the returned frames need -------------------------------------------
+def panning_frames(count, height=48, width=64, seed=0):
+    """A smooth random texture sliding one pixel per frame: motion that x264 codes with
+    B-frames, some of them references (its B-pyramid), so that a clip leaves frames out."""
+    texture = np.random.default_rng(seed).integers(0, 256, (height + 4, width + count + 4, 3))
+    smooth = sum(texture[i:i + height, j:j + width + count] for i in range(5) for j in range(5)) / 25
+    return np.stack([smooth[:, t:t + width] for t in range(count)]).astype(np.uint8)
+
+
+def full_decode(path, skip_frame=None):
+    """Every frame by a plain sequential PyAV decode (RGB), and the presentation times."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        if skip_frame:
+            stream.codec_context.skip_frame = skip_frame
+        frames = list(container.decode(stream))
+    return np.stack([f.to_ndarray(format="rgb24") for f in frames]), [f.pts for f in frames]
+
+
+BFRAME_TIMES = np.cumsum(np.r_[0.0, np.random.default_rng(3).choice([0.02, 0.05, 0.1], size=59)])
+
+
+def write_mpeg4_avi_with_b_frames(path, frames, fps=20):
+    """MPEG-4 Part 2 in AVI with B-frames, as XviD writes UCF101 (write_video writes none)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        context = stream.codec_context
+        context.max_b_frames, context.gop_size, context.qmin, context.qmax = 2, 20, 4, 4
+        for index, image in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+
+
+@pytest.fixture(scope="module")
+def bframe_videos(tmp_path_factory):
+    """name -> (path, every frame of a full decode, written timestamps, reference frame numbers
+    where the decoder's timestamps tell them)."""
+    root = tmp_path_factory.mktemp("bframes")
+    frames = panning_frames(60)
+    written = {}
+    for name, kwargs in [("bframes.mp4", {"gop_size": 20}), ("bframes.mkv", {}), ("bframes.mov", {}),
+                         ("bframes_vfr.mp4", {"timestamps": BFRAME_TIMES}), ("bframes.avi", None)]:
+        path = root / name
+        if kwargs is None:
+            write_mpeg4_avi_with_b_frames(path, frames)
+        else:
+            write_video(path, frames, fps=20, quality=23, **kwargs)
+        reference, pts = full_decode(path)
+        decoded, reference_pts = full_decode(path, skip_frame="NONREF")
+        # Without frames that nothing references, skipping would have nothing to skip.
+        assert len(reference) == 60 and 10 < len(decoded) < 50, name
+        references = None if kwargs is None else {pts.index(t) for t in reference_pts}
+        times = BFRAME_TIMES if kwargs and "timestamps" in kwargs else np.arange(60) / 20
+        written[name] = (path, reference, times, references)
+    return written
+
+
+@pytest.mark.parametrize("threads", [1, 0])
+@pytest.mark.parametrize("name", ["bframes.mp4", "bframes.mkv", "bframes.mov", "bframes.avi"])
+def test_clips_equal_a_full_decode_bit_for_bit(bframe_videos, name, threads):
+    path, reference, _, _ = bframe_videos[name]
+    for start, count, stride in [(0, 8, 2), (13, 8, 3), (22, 16, 2), (41, 8, 2), (59, 1, 1), (3, 20, 1)]:
+        indices = start + stride * np.arange(count)
+        with VideoReader(path, threads=threads) as reader:
+            np.testing.assert_array_equal(reader.get(indices), reference[indices],
+                                          err_msg=f"{start}, {count}, {stride}")
+    with VideoReader(path, threads=threads) as reader:  # one reader, any order, repeats
+        order = [50, 3, 3, 27, 59, 0, 27, 12]
+        np.testing.assert_array_equal(reader.get(order), reference[order])
+        np.testing.assert_array_equal(np.stack(list(reader.iter_frames())), reference)
+
+
+def test_frames_no_returned_frame_needs_are_not_decoded(bframe_videos, monkeypatch):
+    path, reference, _, references = bframe_videos["bframes.mp4"]
+    decoded = []
+    original = VideoReader._frames_from
+
+    def counting(self, keyframe, needed):
+        for number, frame in original(self, keyframe, needed):
+            decoded.append(number)
+            yield number, frame
+
+    monkeypatch.setattr(VideoReader, "_frames_from", counting)
+    clip = read_video(path, start=25, num_frames=8, stride=2)  # frames 25..39; keyframe 20
+    np.testing.assert_array_equal(clip.frames, reference[clip.indices])
+    wanted = set(clip.indices.tolist())
+    leavable = set(range(20, 40)) - wanted - references
+    assert leavable  # frames the clip can do without: not returned, referenced by none
+    assert set(decoded) >= wanted and not set(decoded) & leavable
+
+
+def test_frames_equal_decords_bit_for_bit(bframe_videos):
+    decord = pytest.importorskip("decord")
+    path, _, _, _ = bframe_videos["bframes.mp4"]
+    indices = 17 + 2 * np.arange(16)
+    expected = decord.VideoReader(str(path), num_threads=1).get_batch(indices).asnumpy()
+    np.testing.assert_array_equal(read_video(path, start=17, num_frames=16, stride=2).frames, expected)
+
+
+@pytest.mark.parametrize("name, fps", [("bframes.mp4", 15), ("bframes.mp4", 30), ("bframes.mp4", 7),
+                                       ("bframes_vfr.mp4", 12), ("bframes_vfr.mp4", 25)])
+def test_resampled_frames_are_the_ones_on_screen_at_each_tick(bframe_videos, name, fps):
+    """At `fps`, frame j is the one on screen at j / fps: the last whose timestamp is not later.
+    Checked on the pixels against a full decode, for a whole read and for a strided clip."""
+    path, reference, times, _ = bframe_videos[name]
+    video = read_video(path, fps=fps)
+    assert times[-1] < video.duration < times[-1] + 0.11  # to the end of the last frame
+    assert video.fps == fps and video.num_frames == int(np.floor(video.duration * fps + 1e-6))
+    ticks = np.arange(video.num_frames) / fps
+    on_screen = np.array([np.flatnonzero(times <= t + 1e-6)[-1] for t in ticks])
+    np.testing.assert_array_equal(video.frames, reference[on_screen])
+    np.testing.assert_allclose(video.timestamps - video.timestamps[0], ticks, atol=1e-9)
+    clip = read_video(path, fps=fps, start=3, num_frames=4, stride=2)
+    np.testing.assert_array_equal(clip.frames, reference[on_screen[3:11:2]])
 
 
 # --- bad input -------------------------------------------------------------------------------
@@ -198,6 +326,15 @@ def test_bad_files_raise_a_decode_error_naming_file_and_reason(bad_files, name):
     assert info.value.path == str(bad_files[name]) and str(bad_files[name]) in str(info.value)
 
 
+def test_a_stream_no_decoder_knows_raises(videos, tmp_path):
+    data = videos["h264.mp4"][0].read_bytes()  # the sample description's codec tag, made up
+    tag = data.index(b"avc1", data.index(b"stsd"))
+    path = tmp_path / "unknown_codec.mp4"
+    path.write_bytes(data[:tag] + b"zzzz" + data[tag + 4:])
+    with pytest.raises(VideoDecodeError, match="no decoder for the video stream"):
+        read_video(path)
+
+
 def test_a_clip_longer_than_the_video_raises(videos):
     path, _ = videos["h264.mp4"]
     with pytest.raises(VideoDecodeError, match="too short: 16 frames every 3 from frame 0 need 46"):
@@ -227,6 +364,148 @@ def test_a_stuck_decoder_raises(videos, monkeypatch):
         read_video(path, num_frames=2)
 
 
+class SteppingClock:
+    """Stands in for the decoder's `time` module: every reading is `step` seconds after the last."""
+
+    def __init__(self, step):
+        self.step, self.now = step, 0.0
+
+    def monotonic(self):
+        self.now += self.step
+        return self.now
+
+
+def test_the_decoder_times_out_when_no_picture_comes_in_time(videos, monkeypatch):
+    path, _ = videos["h264.mp4"]
+    # A picture at most every 30 readings: 1 s apart, the 30 s deadline is met again and
+    # again although the read as a whole spans far more than 30 s of this clock.
+    clock = SteppingClock(1.0)
+    monkeypatch.setattr(decoding, "time", clock)
+    assert read_video(path).num_frames == 40 and clock.now > 60
+    # 31 s between readings: the deadline has passed at the first check.
+    monkeypatch.setattr(decoding, "time", SteppingClock(31.0))
+    started = time.perf_counter()
+    with pytest.raises(VideoDecodeError, match=r"timed out: no picture decoded in 30 s") as info:
+        read_video(path, num_frames=2)
+    assert info.value.path == str(path) and time.perf_counter() - started < 5
+
+
+def faststart_copy(source, target):
+    """`source` remuxed with its index (moov) first, as web servers store mp4 so that it plays
+    while it downloads: a cut download keeps the header that counts every frame."""
+    with av.open(str(source)) as src, av.open(str(target), "w", options={"movflags": "faststart"}) as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                dst.mux(packet)
+
+
+def absl_warnings(caplog, path):
+    return [r.getMessage() for r in caplog.records
+            if r.name == "absl" and r.levelno == logging.WARNING and str(path) in r.getMessage()]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_few_missing_frames_are_read_and_logged_once(videos, tmp_path, caplog, threads):
+    whole = tmp_path / f"whole_{threads}.mp4"
+    faststart_copy(videos["h264.mp4"][0], whole)
+    data = whole.read_bytes()
+    cut = tmp_path / f"cut_{threads}.mp4"
+    cut.write_bytes(data[: len(data) - len(data) // 20])  # the last 5%: a few frames
+    with caplog.at_level(logging.WARNING, logger="absl"):
+        assert not absl_warnings(caplog, whole) and read_video(whole).num_frames == 40
+        with VideoReader(cut, threads=threads) as reader:
+            held = reader.num_frames
+            frames = np.stack(list(reader.iter_frames()))
+        clip = read_video(cut, start=held - 10, num_frames=3, stride=2)
+    assert 34 <= held < 40
+    assert absl_warnings(caplog, cut) == [f"{cut}: the header declares 40 frames, the file holds "
+                                          f"{held}; reading the {held}"]
+    # Right up to the cut; the damaged last packet may cost the frames the decoder still held.
+    np.testing.assert_array_equal(frame_numbers(frames[: held - 4]), np.arange(held - 4))
+    np.testing.assert_array_equal(frame_numbers(clip.frames), held - 10 + 2 * np.arange(3))
+
+
+def test_a_cut_matroska_file_says_so_by_its_duration(tmp_path, caplog):
+    # Matroska declares no frame count, only the duration of the whole file.
+    whole = tmp_path / "whole.mkv"
+    write_video(whole, numbered_frames(100), fps=20, gop_size=10)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) - len(data) // 16])
+    with caplog.at_level(logging.WARNING, logger="absl"):
+        video = read_video(cut)
+        read_video(cut, num_frames=2)
+    assert 90 <= video.num_frames < 98
+    assert absl_warnings(caplog, cut) == [f"{cut}: the header declares 5.00 s, the frames stop at "
+                                          f"{video.duration:.2f} s; reading what is there"]
+    np.testing.assert_array_equal(frame_numbers(video.frames[:-4]), np.arange(video.num_frames - 4))
+
+
+def test_more_missing_frames_are_a_truncated_file(videos, tmp_path):
+    whole = tmp_path / "whole.mp4"
+    faststart_copy(videos["h264.mp4"][0], whole)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 3 // 4])
+    with pytest.raises(VideoDecodeError, match=r"truncated: the header declares 40 frames, the file holds \d+"):
+        read_video(cut)
+
+
+# Two frame threads, not the automatic count: a frame-threaded decoder drops the frames its
+# threads hold at a broken packet, as many as it has threads, which depends on the machine.
+@pytest.mark.parametrize("threads", [1, 2])
+def test_clips_at_the_cut_end_of_a_file_with_b_frames(bframe_videos, tmp_path, threads):
+    """Frames left out near a damaged end cost nothing: the decoder drops what it held at the
+    broken last packet, and the clips that end there are read as without skipping."""
+    path, reference, _, _ = bframe_videos["bframes.mp4"]
+    whole = tmp_path / "whole.mp4"
+    faststart_copy(path, whole)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) - len(data) // 50])
+    with VideoReader(cut, threads=threads) as reader:
+        assert 54 <= reader.num_frames < 60
+        last = reader.num_frames - 1
+        for stride in (1, 2, 3):
+            indices = last - stride * np.arange(4)[::-1]
+            clip = reader.get(indices)
+            assert clip.shape == (4, 48, 64, 3)
+            np.testing.assert_array_equal(clip[0], reference[indices[0]])
+
+
+@pytest.mark.parametrize("name", ["long_audio.mkv", "long_audio.mp4"])
+def test_sound_running_past_the_last_picture_is_no_missing_frame(tmp_path, caplog, name):
+    from keras_video.data.encoding import _Tone
+    path = tmp_path / name
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=20)
+        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
+        tone = _Tone(container, "aac")
+        for index, image in enumerate(numbered_frames(40)):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = index
+            tone.write_until((index + 1) / 20)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+        tone.write_until(2.15)  # three frames' time of sound after the last picture
+        tone.close()
+    with caplog.at_level(logging.WARNING, logger="absl"):
+        video = read_video(path)
+    assert video.num_frames == 40 and not absl_warnings(caplog, path)
+
+
+@pytest.mark.parametrize("name", [f[0] for f in FORMATS if f[0] != "audio.avi"])
+def test_whole_files_read_without_a_warning(videos, caplog, name):
+    # (audio.avi is left out: the AVI muxer leaves frame slot 1 of write_video's AVI-with-audio
+    # files empty, 41 slots for 40 pictures, and the reader rightly says so.)
+    path, _ = videos[name]
+    with caplog.at_level(logging.WARNING, logger="absl"):
+        read_video(path)
+    assert not absl_warnings(caplog, path)
+
+
 def test_argument_errors(videos):
     path, _ = videos["h264.mp4"]
     with pytest.raises(ValueError, match="stride"):
@@ -235,6 +514,172 @@ def test_argument_errors(videos):
         read_video(path, fps=0)
     with VideoReader(path) as reader, pytest.raises(VideoDecodeError, match="frame 40 requested"):
         reader.get([40])
+
+
+# --- fuzzing: damaged real files ------------------------------------------------------------
+# The reader runs in a child process, so that a crash in FFmpeg or a hang fails the example
+# instead of killing or stalling the test run. The child loads decoding.py on its own (it
+# needs only PyAV, NumPy and absl): importing the package would import TensorFlow, seconds per
+# restart.
+_FUZZ_CHILD = r"""
+import importlib.util, json, sys, traceback
+spec = importlib.util.spec_from_file_location("decoding_under_test", sys.argv[1])
+decoding = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = decoding
+spec.loader.exec_module(decoding)
+print("ready", flush=True)
+for line in sys.stdin:
+    request, outcomes = json.loads(line), []
+    for kwargs in request["reads"]:
+        try:
+            video = decoding.read_video(request["path"], timeout=request["timeout"], **kwargs)
+            outcomes.append(["frames", list(video.frames.shape), str(video.frames.dtype)])
+        except decoding.VideoDecodeError as error:
+            outcomes.append(["VideoDecodeError", error.reason])
+        except BaseException:
+            outcomes.append(["unexpected", traceback.format_exc()])
+    print(json.dumps(outcomes), flush=True)
+"""
+FUZZ_READS = [{}, {"start": 2, "num_frames": 4, "stride": 2}, {"start": 9, "num_frames": 3, "short_side": 24}]
+FUZZ_TIMEOUT = 5.0      # the reader's own deadline inside the child
+FUZZ_LIMIT = 30.0       # seconds before an example counts as a hang
+
+
+class DecodeChild:
+    """`read_video` calls in a child process that is restarted after a crash or a hang."""
+
+    def __init__(self, log_path):
+        self.log_path, self.process = log_path, None
+
+    def start(self):
+        self.log = open(self.log_path, "w")
+        self.process = subprocess.Popen([sys.executable, "-c", _FUZZ_CHILD, decoding.__file__],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=self.log, text=True)
+        self.lines = queue.Queue()
+        threading.Thread(target=self._pump, args=(self.process.stdout, self.lines), daemon=True).start()
+        assert self.lines.get(timeout=120) == "ready\n", self.stderr()
+
+    @staticmethod
+    def _pump(stream, lines):
+        for line in stream:
+            lines.put(line)
+        lines.put(None)  # the child ended
+
+    def read(self, path):
+        """The outcome of each of FUZZ_READS on `path`, or a one-line failure."""
+        if self.process is None or self.process.poll() is not None:
+            self.start()
+        request = {"path": str(path), "reads": FUZZ_READS, "timeout": FUZZ_TIMEOUT}
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        try:
+            line = self.lines.get(timeout=FUZZ_LIMIT)
+        except queue.Empty:
+            self.close()
+            return f"hang: no answer in {FUZZ_LIMIT:g} s"
+        if line is None:
+            code = self.process.wait()
+            self.process = None
+            return f"crash: the child exited with {code}; stderr: {self.stderr()[-2000:]}"
+        return json.loads(line)
+
+    def stderr(self):
+        self.log.flush()
+        with open(self.log_path) as log:
+            return log.read()
+
+    def close(self):
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+FUZZ_FORMATS = {  # small files with every kind of frame: I, P, B (referenced and not)
+    "h264.mp4": {"gop_size": 8, "quality": 23},
+    "mpeg4.avi": {"gop_size": 8},
+    "h264_audio.mkv": {"gop_size": 8, "quality": 23, "audio": True},
+}
+
+
+class FuzzFiles:
+    """The undamaged files and the child that reads damaged copies (a short repr: Hypothesis
+    prints the test's arguments with each failing example)."""
+
+    def __init__(self, root):
+        self.root, self.originals = root, {}
+        for name, kwargs in FUZZ_FORMATS.items():
+            write_video(root / name, panning_frames(24), fps=20, **kwargs)
+            self.originals[name] = (root / name).read_bytes()
+        self.child = DecodeChild(root / "child.log")
+
+    def __repr__(self):
+        return f"FuzzFiles({self.root})"
+
+
+@pytest.fixture(scope="module")
+def fuzz(tmp_path_factory):
+    files = FuzzFiles(tmp_path_factory.mktemp("fuzz"))
+    yield files
+    files.child.close()
+
+
+# A mutation: (kind, values). Positions are fractions of the file, so that one strategy
+# serves files of every size; flips XOR a byte, header damage overwrites the first 4 KB.
+MUTATIONS = st.one_of(
+    st.tuples(st.just("truncate"), st.floats(0, 1)),
+    st.tuples(st.just("flip"), st.lists(st.tuples(st.floats(0, 1, exclude_max=True),
+                                                   st.integers(1, 255)), min_size=1, max_size=40)),
+    st.tuples(st.just("header"), st.lists(st.tuples(st.integers(0, 4095), st.integers(0, 255)),
+                                          min_size=1, max_size=64)),
+)
+
+
+def mutate(data, mutation):
+    kind, values = mutation
+    data = bytearray(data)
+    if kind == "truncate":
+        return bytes(data[: int(values * len(data))])
+    for position, value in values:
+        if kind == "flip":
+            data[int(position * len(data))] ^= value
+        else:
+            data[position % len(data)] = value
+    return bytes(data)
+
+
+def check_damaged_file(fuzz, name, mutation):
+    path = fuzz.root / f"damaged_{name}"
+    path.write_bytes(mutate(fuzz.originals[name], mutation))
+    outcomes = fuzz.child.read(path)
+    assert not isinstance(outcomes, str), f"{name}, {mutation}: {outcomes}"
+    for kwargs, (kind, *detail) in zip(FUZZ_READS, outcomes):
+        assert kind in ("frames", "VideoDecodeError"), f"{name}, {mutation}, {kwargs}: {detail}"
+        if kind == "frames":
+            shape, dtype = detail
+            assert dtype == "uint8" and len(shape) == 4 and shape[-1] == 3, (name, mutation, kwargs)
+            assert shape[0] == kwargs.get("num_frames", shape[0]) >= 1, (name, mutation, kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(FUZZ_FORMATS))
+@settings(max_examples=15, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(mutation=MUTATIONS)
+# Damage that found bugs once (a missing decoder, a dropped first keyframe), kept as examples.
+@example(mutation=("truncate", 0.84375))
+@example(mutation=("header", [(1595, 0)]))
+def test_damaged_files_give_frames_or_a_decode_error(fuzz, name, mutation):
+    check_damaged_file(fuzz, name, mutation)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(FUZZ_FORMATS))
+@settings(max_examples=400, deadline=None, database=None, print_blob=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(mutation=MUTATIONS)
+def test_damaged_files_give_frames_or_a_decode_error_many(fuzz, name, mutation):
+    check_damaged_file(fuzz, name, mutation)
 
 
 # --- the real clips of ../shared/fixtures/videos ---------------------------------------------

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_video import data, export, zoo
+from keras_video import data, export, presets, zoo
 from keras_video.export import savedmodel
 
 from conftest import CLIP, TINY
@@ -77,7 +77,8 @@ def test_quantized_tflite_stays_close_to_keras(name, tmp_path):
                                             expected["probabilities"].argmax(-1)))}
     print(f"\n{name} on {len(clips)} synthetic clips: {measured}")
     assert measured["fp16"]["top1_agreement"] == 1.0
-    # Measured (2026-11-23): fp16 0.0007-0.0014, dynamic int8 0.013-0.022, int8 0.06-0.11.
+    # Bounds a few times above the errors measured on these models (docs/benchmarks.md,
+    # "Quantization"), so that a conversion that loses precision fails.
     assert measured["fp16"]["logits_relative_error"] < 5e-3
     assert measured["dynamic_int8"]["logits_relative_error"] < 0.05
     assert measured["int8"]["logits_relative_error"] < 0.2
@@ -217,10 +218,11 @@ def test_loader_errors_and_labels(tmp_path, rng):
     with pytest.raises(FileNotFoundError):
         export.load(tmp_path / "absent.onnx")
     (tmp_path / "m.pt").write_bytes(b"")
-    with pytest.raises(ValueError, match="expected a .keras"):
+    with pytest.raises(ValueError, match="expected a preset directory"):
         export.load(tmp_path / "m.pt")
-    model.save(tmp_path / "m.keras")
-    (tmp_path / "class_names.txt").write_text("\n".join(NAMES) + "\n")  # as training writes
+    presets.save(model, tmp_path / "preset", class_names=NAMES)
+    assert export.load(tmp_path / "preset").class_names == NAMES
+    presets.load(tmp_path / "preset").save(tmp_path / "m.keras")  # .keras keeps the preset
     assert export.load(tmp_path / "m.keras").class_names == NAMES
     with pytest.raises(ValueError, match="has no 'predictions' layer"):
         export.export_onnx(zoo.get("r2plus1d_18", include_top=False, **TINY),

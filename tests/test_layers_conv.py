@@ -137,3 +137,47 @@ def test_conv_layers_save_and_load(layer, tmp_path, rng):
     again = keras.Model(inputs, layer()(inputs))
     again.load_weights(tmp_path / "w.weights.h5")
     np.testing.assert_allclose(again(x), model(x), atol=1e-6)
+
+
+def _randomize_batch_norm(unit, rng):
+    for weight in unit.bn.weights:
+        low = 0.5 if weight.name == "moving_variance" else -1.0
+        weight.assign(rng.uniform(low, 2.0, weight.shape).astype("float32"))
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(kernel_size=(1, 3, 3), strides=(1, 2, 2)),
+    dict(kernel_size=(3, 1, 1), strides=(2, 1, 1), padding="symmetric"),
+    dict(kernel_size=(3, 3, 3), bn_scale=False, use_bias=True),
+    dict(kernel_size=(3, 3, 3), strides=(2, 2, 2), activation=None, factorize=False),
+    dict(kernel_size=(3, 3, 3), depthwise=True),
+])
+def test_unit3d_inference_folds_batch_norm_into_the_conv(kwargs, rng):
+    """In inference the unit is one conv with BatchNorm folded into kernel and bias: the
+    function of conv, BatchNorm and activation run one after another."""
+    filters = 4
+    unit = Unit3D(filters, **kwargs)
+    x = rng.normal(size=(2, 5, 9, 8, filters)).astype("float32")
+    unit(x)
+    _randomize_batch_norm(unit, rng)
+    if unit.conv.use_bias:
+        unit.conv.bias.assign(rng.normal(size=filters).astype("float32"))
+    y = x if unit.pad is None else unit.pad(x)
+    expected = unit.activation(unit.bn(unit.conv(y), training=False))
+    np.testing.assert_allclose(unit(x), expected, atol=1e-5)
+    np.testing.assert_allclose(unit(x, training=False), expected, atol=1e-5)
+
+
+def test_unit3d_folds_in_float32_inference_only(rng, monkeypatch):
+    """Training normalises with the batch statistics, and half precision keeps BatchNorm's
+    float32 arithmetic: neither takes the folded path."""
+    def folded(self, x):
+        raise AssertionError("folded")
+
+    monkeypatch.setattr(Unit3D, "_folded", folded)
+    x = rng.normal(3.0, 2.0, size=(2, 3, 6, 6, 4)).astype("float32")
+    unit = Unit3D(4, (1, 3, 3))
+    unit(x, training=True)
+    Unit3D(4, (1, 3, 3), dtype="mixed_bfloat16")(x)
+    with pytest.raises(AssertionError, match="folded"):
+        unit(x)

@@ -15,9 +15,10 @@ import keras
 import numpy as np
 import pytest
 
-from keras_video import data
+from keras_video import data, presets
 from keras_video.training import config as config_lib
-from keras_video.training import build_schedule, evaluate, load_config, train, write_report
+from keras_video.inference import evaluate, write_report
+from keras_video.training import build_schedule, load_config, train
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(TESTS)
@@ -170,18 +171,21 @@ def test_train_writes_checkpoints_and_logs(videos, tmp_path):
     model, history = train(config=config)
     folder = tmp_path / "run"
     # BackupAndRestore removes its backup once the run has finished.
-    assert sorted(os.listdir(folder)) == ["best.keras", "best.keras.json", "class_names.txt",
-                                          "config.yaml", "last.keras", "log.csv", "tensorboard"]
+    assert sorted(os.listdir(folder)) == ["best", "best.json", "config.yaml", "last.keras",
+                                          "log.csv", "tensorboard"]
     assert os.listdir(folder / "tensorboard")
-    assert (folder / "class_names.txt").read_text().split() == sorted(
-        ["move_down", "move_left", "move_right", "move_up"])
+    best_model = presets.load(folder / "best")  # the best epoch, as a preset
+    assert best_model.preset.class_names == ("move_down", "move_left", "move_right", "move_up")
+    assert (best_model.preset.clip.frames, best_model.preset.clip.crop) == (8, (32, 32))
+    assert best_model.preset.metrics["top1"] == pytest.approx(
+        100 * max(history.history["val_accuracy"]), abs=1e-3)
     rows = list(csv.DictReader(open(folder / "log.csv")))
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
     assert {"loss", "accuracy", "top5", "val_accuracy"} <= set(rows[0])
     reloaded = keras.models.load_model(folder / "last.keras")
     clip = np.random.default_rng(0).uniform(0, 255, (1, 8, 32, 32, 3)).astype("float32")
     np.testing.assert_allclose(reloaded(clip), model(clip), atol=1e-6)
-    best = json.loads((folder / "best.keras.json").read_text())
+    best = json.loads((folder / "best.json").read_text())
     assert best["val_accuracy"] == pytest.approx(max(history.history["val_accuracy"]))
 
 
@@ -189,7 +193,7 @@ def test_checkpoint_keeps_the_last_and_the_best_epoch(tmp_path):
     from keras_video.training import AtomicCheckpoint
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    last, best = tmp_path / "last.keras", tmp_path / "best.keras"
+    last, best = tmp_path / "last.keras", tmp_path / "best"
 
     def epochs(values, first_epoch=0):
         callback = AtomicCheckpoint(last, best, monitor="val_accuracy")
@@ -199,15 +203,15 @@ def test_checkpoint_keeps_the_last_and_the_best_epoch(tmp_path):
             callback.on_epoch_end(epoch, {"val_accuracy": value})
 
     def saved_epoch(path):
-        return float(keras.models.load_model(path).layers[0].bias.numpy()[0])
+        loaded = presets.load(path) if path == best else keras.models.load_model(path)
+        return float(loaded.layers[0].bias.numpy()[0])
 
     epochs([0.5, 0.7, 0.6])
     assert (saved_epoch(last), saved_epoch(best)) == (2, 1)
     epochs([0.65, float("nan")], first_epoch=3)  # a resumed run: 0.65 is not better than 0.7
     assert (saved_epoch(last), saved_epoch(best)) == (4, 1)
-    assert json.loads((tmp_path / "best.keras.json").read_text()) == {"val_accuracy": 0.7,
-                                                                       "epoch": 2}
-    assert sorted(os.listdir(tmp_path)) == ["best.keras", "best.keras.json", "last.keras"]
+    assert json.loads((tmp_path / "best.json").read_text()) == {"val_accuracy": 0.7, "epoch": 2}
+    assert sorted(os.listdir(tmp_path)) == ["best", "best.json", "last.keras"]
     with pytest.raises(ValueError, match="go together"):
         AtomicCheckpoint(last, best)
 

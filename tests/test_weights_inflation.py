@@ -7,8 +7,9 @@ import pytest
 import tensorflow as tf
 
 from keras_video import zoo
-from keras_video.weights import converters, fetching, inflate, slim_inception
-from keras_video.zoo.inception_v1 import InceptionV1
+from keras_video.weights import fetching
+from keras_video.zoo import InceptionV1, inflate
+from keras_video.zoo.inception3d import checkpoints, slim_inception
 
 from conftest import TINY
 
@@ -92,7 +93,7 @@ def test_identity_gates_make_s3dg_compute_s3d(rng):
     for variable in s3dg.weights:
         if variable.path in by_path:
             variable.assign(by_path[variable.path])
-    converters.identity_gates(s3dg)
+    checkpoints.identity_gates(s3dg)
     clip = rng.uniform(0, 255, (2, 8, 32, 32, 3)).astype("float32")
     np.testing.assert_array_equal(np.asarray(s3dg(clip)), np.asarray(s3d(clip)))
     gates = [v for v in s3dg.weights if "_gating/" in v.path]
@@ -127,5 +128,5 @@ def test_imagenet_weights_inflate_from_the_slim_checkpoint(tmp_path, rng, monkey
     kernel = model.get_layer("Mixed_4c").branch_1[1].conv.kernel.numpy()
     source = tensors["InceptionV1/Mixed_4c/Branch_1/Conv2d_0b_3x3/weights"]
     np.testing.assert_allclose(kernel, np.repeat(source[None], 3, 0) / 3, rtol=1e-6)
-    with pytest.raises(ValueError, match="no 2D counterpart"):
+    with pytest.raises(ValueError, match="Registered weights for 'r3d_18': kinetics400"):
         zoo.get("r3d_18", weights="imagenet")

@@ -9,7 +9,7 @@ Modules, in the order data flows through them:
 - `transforms`: in-graph augmentation (scale jitter, crops, flip, MixUp / CutMix).
 - `datasets`: `video_dataset` and `video_dataset_from_directory`.
 - `tfrecords` (and `beam`): shards of JPEG frames, their writer and reader.
-- `multiview`: N clips x M crops per video and video-level averaging.
+- `multiview`: N clips x M crops per video, each view beside its video's index.
 - `synthetic`: a motion-only dataset, as tensors or real video files.
 - `encoding`: `write_video`, used by the synthetic dataset, the tests and the examples.
 """
@@ -21,8 +21,7 @@ from keras_video.data.datasets import video_dataset, video_dataset_from_director
 from keras_video.data.decoding import Video, VideoDecodeError, VideoReader, read_video
 from keras_video.data.encoding import write_video
 from keras_video.data.errors import DECODE_ERRORS, DecodeErrorLog
-from keras_video.data.multiview import (average_by_video, multiview_dataset, predict_videos,
-                                        top_k_accuracy)
+from keras_video.data.multiview import multiview_dataset
 from keras_video.data.sampling import (ClipSampler, DenseClipSampler, RandomClipSampler,
                                        UniformClipSampler)
 from keras_video.data.synthetic import (MOTION_CLASSES, ORBIT_CLASSES, make_clip, make_clips,
@@ -32,9 +31,9 @@ from keras_video.data.tfrecords import tfrecord_dataset, write_tfrecords
 __all__ = [
     "ClipSampler", "DECODE_ERRORS", "DecodeErrorLog", "DenseClipSampler", "MOTION_CLASSES",
     "ORBIT_CLASSES", "RandomClipSampler", "UniformClipSampler", "Video", "VideoDecodeError",
-    "VideoList", "VideoReader", "average_by_video", "from_directory", "from_hmdb51_split", "from_kinetics_csv",
+    "VideoList", "VideoReader", "from_directory", "from_hmdb51_split", "from_kinetics_csv",
     "from_something_something", "from_ucf101_split", "make_clip", "make_clips",
-    "multiview_dataset", "predict_videos", "read_video", "synthetic_dataset", "tfrecord_dataset",
-    "top_k_accuracy", "video_dataset", "video_dataset_from_directory", "write_synthetic_videos",
+    "multiview_dataset", "read_video", "synthetic_dataset", "tfrecord_dataset",
+    "video_dataset", "video_dataset_from_directory", "write_synthetic_videos",
     "write_tfrecords", "write_video",
 ]

@@ -4,18 +4,40 @@ Frames are numbered as a full decode outputs them (0 .. num_frames - 1). The num
 from the demuxed packet table (cheap: no decoding), so a clip in the middle of a long file costs
 one seek plus at most a group of pictures. AVI stores no presentation timestamps (decoders hand
 back permuted ones), so there frames are counted from the keyframe instead.
+
+Decoding does only what the returned frames need: the packets of frames that are not returned
+are decoded only if other frames reference them (the codec's `skip_frame`, per packet, skips
+the rest: most B-frames), and only returned frames are converted to RGB, through swscale
+contexts kept for the reader's life. The frames are the same as a full decode's, bit for bit.
 """
 import dataclasses
 import math
 import os
+import threading
 import time
 
 import av
 import numpy as np
+from absl import logging
+from av.video.reformatter import VideoReformatter
 
 # Interpolation for resizing during decode (swscale): area averaging is right for downscaling.
 _INTERPOLATION = "AREA"
 _MAX_PACKETS_WITHOUT_FRAME = 600  # a decoder fed this many packets with no picture is stuck
+# The last frames of a file are always decoded, never skipped, so that a decoder dropping a
+# frame or two at the end is told apart from a file that stops early (see `_decode`).
+_TAIL_FRAMES = 4
+
+_WARNED, _WARNED_LOCK = set(), threading.Lock()
+
+
+def _warn_once(path, message):
+    """Logs `message` about `path` the first time only: a dataset opens a file every epoch."""
+    with _WARNED_LOCK:
+        if path in _WARNED:
+            return
+        _WARNED.add(path)
+    logging.warning("%s: %s", path, message)
 
 
 class VideoDecodeError(Exception):
@@ -55,6 +77,10 @@ class VideoReader:
         if short_side is not None and short_side < 1:
             raise ValueError(f"short_side must be a positive int, got {short_side}")
         self._short_side, self._timeout = short_side, timeout
+        # One swscale context each for resizing and for RGB conversion, kept for the reader's
+        # life: a fresh context per frame (what `frame.to_ndarray(format=...)` builds) costs
+        # more than the conversion itself at these sizes.
+        self._resizer, self._converter = VideoReformatter(), VideoReformatter()
         try:
             self._container = av.open(self.path, timeout=(timeout, timeout))
         except (av.FFmpegError, OSError, UnicodeDecodeError) as error:
@@ -77,6 +103,9 @@ class VideoReader:
             kinds = sorted({s.type for s in streams}) or ["none"]
             raise VideoDecodeError(self.path, f"no video stream (streams: {', '.join(kinds)})")
         self._stream = streams.video[0]
+        if self._stream.codec_context is None:  # PyAV found no decoder for the stream's codec
+            raise VideoDecodeError(self.path, "no decoder for the video stream (unknown codec "
+                                              "or a damaged header)")
         self._stream.thread_type = "AUTO"
         self._stream.codec_context.thread_count = threads
         # Count instead of trusting timestamps where the container has no presentation times.
@@ -84,15 +113,19 @@ class VideoReader:
 
     def _build_table(self):
         """Presentation times and keyframe flags of every frame, from packets alone."""
-        times, keys = [], []
+        times, keys, stamped = [], [], True
         for packet in self._container.demux(self._stream):
             if packet.size == 0:
                 continue
-            stamp = packet.pts if packet.pts is not None else packet.dts
+            stamp = packet.pts
+            if stamp is None:
+                stamped, stamp = False, packet.dts
             if stamp is None:
                 stamp = times[-1] + 1 if times else 0
             times.append(stamp)
             keys.append(packet.is_keyframe)
+        # Packets can be skipped only where their presentation times say which frame they hold.
+        self._can_skip = stamped and not self._count_frames
         if not times:
             raise VideoDecodeError(self.path, "the video stream has no frames")
         order = np.argsort(times, kind="stable")
@@ -116,18 +149,28 @@ class VideoReader:
         self._check_complete()
 
     def _check_complete(self):
-        """Frames that stop well before the end the header declares mean a truncated file."""
-        declared = self._stream.frames
-        if declared and len(self._pts) < 0.9 * declared - 2:
+        """Frames that stop well before the end the header declares mean a truncated file; a
+        shortfall of up to 10% is accepted, and logged once per file."""
+        declared, held = self._stream.frames, len(self._pts)
+        if declared and held < 0.9 * declared - 2:
             raise VideoDecodeError(self.path, f"truncated: the header declares {declared} frames, "
-                                              f"the file holds {len(self._pts)}")
+                                              f"the file holds {held}")
+        stream_seconds = None
         if self._stream.duration and self._stream.time_base:
-            seconds = float(self._stream.duration * self._stream.time_base)
-        else:
-            seconds = (self._container.duration or 0) / av.time_base
+            stream_seconds = float(self._stream.duration * self._stream.time_base)
+        seconds = stream_seconds or (self._container.duration or 0) / av.time_base
         if seconds and self.duration < 0.9 * seconds - 2 / self.native_fps:
             raise VideoDecodeError(self.path, f"truncated: the header declares {seconds:.2f} s, "
                                               f"the frames stop at {self.duration:.2f} s")
+        if declared and held < declared:
+            _warn_once(self.path, f"the header declares {declared} frames, the file holds {held}; "
+                                  f"reading the {held}")
+        # A container's duration counts for the video only where nothing else is in it: sound
+        # often runs on past the last picture of a whole file.
+        elif (seconds and self.duration < seconds - 1.5 / self.native_fps
+              and (stream_seconds or len(self._container.streams) == 1)):
+            _warn_once(self.path, f"the header declares {seconds:.2f} s, the frames stop at "
+                                  f"{self.duration:.2f} s; reading what is there")
 
     def _set_numbering(self, fps):
         native = len(self._pts)
@@ -163,9 +206,10 @@ class VideoReader:
     def iter_frames(self):
         """Every frame of the numbering in order, decoded in one sequential pass."""
         position, last = 0, None
-        for index, frame in self._frames_from(0):
-            while position < self.num_frames and self._source[position] < index and last is not None:
-                yield self._to_array(last)  # a frame the decoder skipped: the one before
+        for index, frame in self._frames_from(0, set(self._source.tolist())):
+            while position < self.num_frames and self._source[position] < index:
+                # A frame the decoder dropped shows the one before it (or after, if none is).
+                yield self._to_array(last if last is not None else frame)
                 position += 1
             while position < self.num_frames and self._source[position] == index:
                 yield self._to_array(frame)
@@ -187,10 +231,12 @@ class VideoReader:
                 continue
             keyframe = self._keyframes[np.searchsorted(self._keyframes, target, side="right") - 1]
             if frames is None or position >= target or keyframe > position + 1:
-                frames, last = self._frames_from(keyframe), None
+                frames, last = self._frames_from(keyframe, wanted_set), None
             for index, frame in frames:
-                if index > target and target not in result and last is not None:
-                    result[target] = self._to_array(last)  # a missing frame shows the one before
+                if index > target and target not in result:
+                    # A frame the decoder dropped shows the one it output before it, or at
+                    # the start of a group of pictures (a damaged keyframe), the one after.
+                    result[target] = self._to_array(last if last is not None else frame)
                 position, last = index, frame
                 if index in wanted_set and index not in result:
                     result[index] = self._to_array(frame)
@@ -205,19 +251,41 @@ class VideoReader:
                     result[i] = self._to_array(last)
         return result
 
-    def _frames_from(self, keyframe):
-        """Yields (frame number, frame) from the keyframe on, in display order."""
+    def _frames_from(self, keyframe, needed):
+        """Yields (frame number, frame) from the keyframe on, in display order.
+
+        Frames not in `needed` (frame numbers) may be left out: their packets go to the decoder
+        with `skip_frame="NONREF"`, so it decodes them only if they are references, which it
+        needs for the frames after them anyway. A skipped frame is never a reference, so the
+        frames that are decoded are exactly those of a full decode.
+        """
+        keep = None  # presentation times of the packets to decode in full
+        if self._can_skip:
+            tail = range(max(0, len(self._pts) - _TAIL_FRAMES), len(self._pts))
+            keep = set(self._pts[sorted(set(needed).union(tail))].tolist())
+        codec = self._stream.codec_context
         try:
             self._container.seek(int(self._pts[keyframe]), stream=self._stream, backward=True,
                                  any_frame=False)
-            codec = self._stream.codec_context
             codec.flush_buffers()
+            codec.skip_frame, skipping = "DEFAULT", False
             count, idle, deadline = int(keyframe) - 1, 0, time.monotonic() + self._timeout
             for packet in self._container.demux(self._stream):
-                decoded = packet.decode()
-                idle = 0 if decoded else idle + 1
-                if idle > _MAX_PACKETS_WITHOUT_FRAME or time.monotonic() > deadline:
-                    raise VideoDecodeError(self.path, "the decoder made no progress (corrupt stream?)")
+                if keep is not None and (packet.pts is not None and packet.pts not in keep) != skipping:
+                    skipping = not skipping
+                    codec.skip_frame = "NONREF" if skipping else "DEFAULT"
+                try:
+                    decoded = packet.decode()
+                except av.InvalidDataError:  # a damaged packet gives no picture; carry on, as
+                    decoded = ()             # FFmpeg's tools (and its frame threads) do
+                # Skipped packets give no picture by design; only the others count as idle.
+                idle = 0 if decoded else idle + (not skipping)
+                if idle > _MAX_PACKETS_WITHOUT_FRAME:
+                    raise VideoDecodeError(self.path, f"the decoder made no progress in {idle} "
+                                                      f"packets (corrupt stream?)")
+                if time.monotonic() > deadline:
+                    raise VideoDecodeError(self.path, f"timed out: no picture decoded in "
+                                                      f"{self._timeout:g} s (corrupt stream?)")
                 for frame in decoded:
                     deadline = time.monotonic() + self._timeout
                     count = self._frame_number(frame, count)
@@ -239,8 +307,11 @@ class VideoReader:
         if (width, height) != (frame.width, frame.height):
             # Scaling in the decoder's pixel format, then converting, is 1.6x faster than doing
             # both in one swscale call and halves its colour error (measured on 568x320 H.264).
-            frame = frame.reformat(width=width, height=height, interpolation=_INTERPOLATION)
-        return frame.to_ndarray(format="rgb24")
+            frame = self._resizer.reformat(frame, width=width, height=height,
+                                           interpolation=_INTERPOLATION, threads=1)
+        # swscale's defaults (bilinear, the frame's colorspace and range), as decord and
+        # `to_ndarray(format="rgb24")` convert; one thread, since readers run side by side.
+        return self._converter.reformat(frame, format="rgb24", threads=1).to_ndarray()
 
     def close(self):
         container = getattr(self, "_container", None)

@@ -50,12 +50,14 @@ from all four.
 That matters for the pairs too: a network with temporal strides but no temporal kernels sees
 frames 0 and 8 of a 16-frame clip, the start and the middle of the motion but not its end, and
 learns the direction from where the object is (near the left edge: it is moving right; small:
-it is approaching); measured, it told 91% of held-out 16-frame clips from their reverse. With
-2^k + 1 frames (9, 17, 33) it sees 0, 8, 16 ..., symmetric about the centre.
+it is approaching), and so tells most 16-frame clips from their reverse (docs/benchmarks.md,
+"The demo"). With 2^k + 1 frames (9, 17, 33) it sees 0, 8, 16 ..., symmetric about the
+centre.
 
 Pixel coordinates are x right, y down; an angle increasing with time therefore turns clockwise on
-screen. Generation is vectorised numpy (about 300 16x64x64 clips per second on one core);
-TensorFlow is imported only by `synthetic_dataset` and Keras only for the progress bar.
+screen. Generation is vectorised numpy, so that drawing clips costs little beside training
+on them; TensorFlow is imported only by `synthetic_dataset` and Keras only for the progress
+bar.
 """
 import os
 import zlib

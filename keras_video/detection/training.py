@@ -9,28 +9,65 @@ score times the class probability), as ACT and MOC score their per-class detecti
 """
 import time
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from keras_video.detection import pipeline
 from keras_video.detection.model import OUTPUTS
-from keras_video.training.optimizers import build_optimizer
-from keras_video.training.trainer import build_before_fit
+
+OPTIMIZERS = ("adamw", "sgd", "adam")
+
+
+def learning_rate_schedule(learning_rate, total_steps, warmup_steps=0):
+    """Linear warm-up from 0 over `warmup_steps` into a cosine decay to 0 at `total_steps`
+    (the classification recipes' "cosine" schedule)."""
+    if not 0 <= warmup_steps < total_steps:
+        raise ValueError(f"warm-up ({warmup_steps} steps) must be shorter than the run "
+                         f"({total_steps} steps)")
+    if not warmup_steps:
+        return keras.optimizers.schedules.CosineDecay(learning_rate, total_steps)
+    return keras.optimizers.schedules.CosineDecay(0.0, total_steps - warmup_steps,
+                                                  warmup_target=learning_rate,
+                                                  warmup_steps=warmup_steps)
 
 
 def compile_detector(model, *, epochs, steps_per_epoch, learning_rate=1e-3, weight_decay=1e-4,
                      optimizer="adamw", momentum=0.9, warmup_epochs=0.0, clipnorm=None,
                      jit_compile=False):
-    """Compiles `model` with the recipes' optimizers (`keras_video.training.optimizers`:
-    "adamw", "sgd" or "adam") on a cosine schedule with linear warm-up over `warmup_epochs`.
-    XLA is off by default: it compiles these graphs for longer than it saves on CPU."""
-    config = {"epochs": int(epochs),
-              "optimizer": {"name": optimizer, "learning_rate": learning_rate,
-                            "momentum": momentum, "nesterov": False,
-                            "weight_decay": weight_decay, "clipnorm": clipnorm},
-              "schedule": {"name": "cosine", "warmup_epochs": warmup_epochs}}
-    model.compile(optimizer=build_optimizer(config, int(steps_per_epoch)),
-                  jit_compile=jit_compile)
+    """Compiles `model` with Keras's "adamw", "sgd" (with `momentum`) or "adam" on a cosine
+    schedule with linear warm-up over `warmup_epochs` (`learning_rate_schedule`), weight decay
+    decoupled as in the classification recipes. XLA is off by default: it compiles these
+    graphs for longer than it saves on CPU.
+
+    `keras_video.detection` sits beside `keras_video.training` in the package's layers, so it
+    uses Keras's optimizers rather than that package's (which evaluate the schedule once per
+    step for weight decay instead of once per variable)."""
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    steps = int(steps_per_epoch)
+    schedule = learning_rate_schedule(float(learning_rate), int(epochs) * steps,
+                                      int(round(warmup_epochs * steps)))
+    common = dict(learning_rate=schedule, global_clipnorm=clipnorm)
+    if optimizer == "sgd":
+        opt = keras.optimizers.SGD(momentum=momentum, weight_decay=weight_decay or None,
+                                   **common)
+    elif optimizer == "adamw":
+        opt = keras.optimizers.AdamW(weight_decay=weight_decay or 0.0, **common)
+    else:
+        opt = keras.optimizers.Adam(**common)
+    model.compile(optimizer=opt, jit_compile=jit_compile)
     return model
+
+
+def build_before_fit(model, element_spec):
+    """Creates the variables `fit` needs (layers, metrics, optimizer slots) from the dataset's
+    element spec before `fit`: left to `fit`, they are created inside the first trace of the
+    train step and TensorFlow traces the step a second time (the classification trainer does
+    the same; docs/benchmarks.md, "Training steps")."""
+    model._symbolic_build(data_batch=tf.nest.map_structure(
+        lambda spec: tf.TensorSpec([None] + spec.shape[1:], spec.dtype), element_spec))
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
 
 
 def detection_rows(outputs, samples, ids, videos, min_score=1e-4):

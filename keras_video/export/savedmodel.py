@@ -1,5 +1,7 @@
 """SavedModel for TF Serving: versioned layout, a uint8 video signature with top-k labels, a
-float signature for normalised clips, and warm-up requests."""
+float signature for normalised clips, warm-up requests, and the model's metadata (class names,
+clip spec, provenance, digest) in the graph and in `assets.extra/keras_video.json`."""
+import json
 import os
 import shutil
 
@@ -8,9 +10,10 @@ import numpy as np
 import tensorflow as tf
 
 from keras_video.export import signatures
+from keras_video.inference import metadata
+from keras_video.inference.outputs import classifier_outputs, takes_pixels
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
-LABELS_FILE = os.path.join("assets.extra", "class_names.txt")
 
 
 def export_savedmodel(model, export_dir, *, version=None, class_names=None, top_k=5,
@@ -24,12 +27,14 @@ def export_savedmodel(model, export_dir, *, version=None, class_names=None, top_
       `probabilities`, `logits`, and the top-k `classes` (string labels) with their `scores`.
     - `normalized`: float32 clips already normalised as the model's preprocessing would, at a
       fixed clip shape (`frames` x `size`, or the model's, or 16 x 224 x 224).
+    - `metadata`: no input; returns the JSON of the model's metadata (class names, clip spec,
+      provenance), also kept in `assets.extra/keras_video.json` with a digest of the files.
     `warmup` writes a one-clip `serving_default` request to `assets.extra/` (needs
     `tensorflow-serving-api`, in the `[export]` extra) under `model_name` (default: the
     folder's name).
     """
     names = signatures.class_names_for(model, class_names)
-    outputs = signatures.classifier_outputs(model)
+    outputs = classifier_outputs(model)
     k = min(top_k, len(names))
     label_table = tf.constant(names)
     spec = signatures.signature_spec(model, frames, size)
@@ -41,7 +46,7 @@ def export_savedmodel(model, export_dir, *, version=None, class_names=None, top_
 
     functions = {"serving_default": tf.function(serve, input_signature=[spec])}
     fixed = signatures.clip_shape(model, frames, size, fill=True)
-    if signatures.takes_pixels(model):
+    if takes_pixels(model):
         normalized = keras.Model(model.get_layer("preprocessing").output, outputs.outputs)
         functions["normalized"] = tf.function(
             lambda video: normalized(video, training=False),
@@ -54,10 +59,13 @@ def export_savedmodel(model, export_dir, *, version=None, class_names=None, top_
                               "highest) or delete it")
     partial = os.path.join(os.fspath(export_dir), f".partial-{int(version)}")
     shutil.rmtree(partial, ignore_errors=True)
+    described = signatures.export_metadata(model, names, spec.shape[1:4])
+    serialized = tf.constant(json.dumps(described, sort_keys=True))
+    functions["metadata"] = tf.function(lambda: {"metadata": serialized}, input_signature=[])
     try:
         signatures.write_functions(partial, outputs, functions)
         os.makedirs(os.path.join(partial, "assets.extra"), exist_ok=True)
-        signatures.write_labels(os.path.join(partial, LABELS_FILE), names)
+        metadata.write_savedmodel(partial, described)
         if warmup:
             write_warmup(os.path.join(partial, WARMUP_FILE),
                          model_name or os.path.basename(os.path.abspath(export_dir)),
@@ -72,16 +80,6 @@ def next_version(export_dir):
     versions = [int(name) for name in os.listdir(export_dir) if name.isdigit()] \
         if os.path.isdir(export_dir) else []
     return max(versions, default=0) + 1
-
-
-def latest_version(export_dir):
-    """`export_dir` itself when it is a SavedModel, else its highest numbered version."""
-    if os.path.isfile(os.path.join(export_dir, "saved_model.pb")):
-        return export_dir
-    version = next_version(export_dir) - 1
-    if version < 1:
-        raise FileNotFoundError(f"{export_dir} holds no saved_model.pb and no numbered version")
-    return os.path.join(export_dir, str(version))
 
 
 def write_warmup(path, model_name, video):

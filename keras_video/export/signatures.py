@@ -1,31 +1,14 @@
-"""What every export format shares: the classifier's two outputs, the clip shape, labels."""
+"""What every export format shares: the functions to save, the clip shape, and the metadata
+(class names, clip spec, provenance) each file carries."""
 import os
 
-import keras
 import tensorflow as tf
 
+from keras_video import presets
+from keras_video.inference import metadata
+from keras_video.inference.outputs import takes_pixels
+
 DEFAULT_FRAMES, DEFAULT_SIZE = 16, 224  # where the model leaves the clip shape open
-
-
-def classifier_outputs(model):
-    """A model from the video to `{"logits", "probabilities"}` (float32), sharing `model`'s
-    layers. The logits are the input of the zoo's "predictions" layer; a model built with
-    `classifier_activation=None` gets a softmax for its probabilities."""
-    try:
-        head = model.get_layer("predictions")
-    except ValueError:
-        raise ValueError(f"{model.name} has no 'predictions' layer: export takes a classifier "
-                         "built by keras_video.zoo with include_top=True") from None
-    logits = head.input
-    activation = keras.activations.serialize(head.activation)
-    activation = activation if isinstance(activation, str) else activation.get("config", "")
-    if activation in ("softmax", "sigmoid"):
-        probabilities = head.output
-    else:
-        probabilities = keras.layers.Activation("softmax", dtype="float32")(logits)
-    logits = keras.layers.Activation("linear", dtype="float32")(logits)
-    return keras.Model(model.inputs, {"logits": logits, "probabilities": probabilities},
-                       name=f"{model.name}_outputs")
 
 
 def write_functions(path, model, functions):
@@ -33,8 +16,8 @@ def write_functions(path, model, functions):
     variables of `model` that they read, as a SavedModel at `path`.
 
     Only the variables and the traced graphs are saved: `keras.export.ExportArchive` also
-    saves every layer object, which made a tiny S3D-G's TFLite export 1.8x slower (38.7 s
-    against 21.6 s, 2026-11-23) for nothing a server or converter reads."""
+    saves every layer object, which nothing a server or converter reads needs, and which made
+    conversion much slower."""
     module = tf.Module()
     # The tf.Variables behind the Keras variables: those are what the graphs capture.
     module.model_variables = [variable.value for variable in model.variables]
@@ -42,11 +25,6 @@ def write_functions(path, model, functions):
         setattr(module, name, function)
     tf.saved_model.save(module, os.fspath(path), signatures={
         name: function.get_concrete_function() for name, function in functions.items()})
-
-
-def takes_pixels(model):
-    """True when the model normalises [0, 255] RGB itself (built with include_preprocessing)."""
-    return any(layer.name == "preprocessing" for layer in model.layers)
 
 
 def clip_shape(model, frames=None, size=None, fill=False):
@@ -62,11 +40,12 @@ def clip_shape(model, frames=None, size=None, fill=False):
 
 
 def class_names_for(model, class_names=None):
-    """`class_names` checked against the model's number of classes, or "class_0", ..."""
-    return class_names_for_count(model.outputs[0].shape[-1], class_names)
-
-
-def class_names_for_count(count, class_names=None):
+    """`class_names` (else the model's preset's, else "class_0", ...) checked against the
+    model's number of classes."""
+    count = model.outputs[0].shape[-1]
+    preset = getattr(model, "preset", None)
+    if class_names is None and preset is not None and preset.classes == count:
+        class_names = preset.class_names
     if class_names is None:
         return [f"class_{i}" for i in range(count)]
     class_names = [str(name) for name in class_names]
@@ -75,31 +54,45 @@ def class_names_for_count(count, class_names=None):
     return class_names
 
 
-def read_labels(path):
-    with open(path) as f:
-        return [line.rstrip("\n") for line in f if line.strip()]
-
-
-def write_labels(path, class_names):
-    with open(path, "w") as f:
-        f.write("".join(f"{name}\n" for name in class_names))
-
-
-def labels_beside(path):
-    """The class names kept next to an exported file or a trained model (`NAME.labels.txt`,
-    or a run folder's `class_names.txt`), or None."""
-    stem = os.path.splitext(os.fspath(path))[0]
-    for candidate in (stem + ".labels.txt",
-                      os.path.join(os.path.dirname(os.fspath(path)), "class_names.txt")):
-        if os.path.isfile(candidate):
-            return read_labels(candidate)
-    return None
+def export_metadata(model, class_names, shape, **extra):
+    """The metadata an exported file carries: the model's preset facts with these class
+    names and the exported clip shape (frames, height, width; None where open)."""
+    frames, height, width = shape
+    clip = presets.model_clip(model, frames=frames,
+                              crop=(height, width) if height and width else None)
+    preset = getattr(model, "preset", None)
+    info = preset.info() if preset is not None else \
+        presets.Preset(name=model.name, model={}).info()
+    info.update(class_names=list(class_names), clip=clip.to_dict())
+    builder = getattr(model, "builder", None)
+    return metadata.describe(info, builder=builder, **extra)
 
 
 def atomic_path(path):
     """A temporary sibling of `path`: write there, then `os.replace`, so that a failed export
     leaves any earlier file whole."""
     return f"{path}.partial"
+
+
+def check_destination(path):
+    """Fails before a long conversion where the file cannot be written."""
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot write {path}: the folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot write {path}: it is a folder")
+
+
+def write_file(path, content):
+    """Writes `content` to `path` atomically (temporary sibling, then rename)."""
+    partial = atomic_path(path)
+    try:
+        with open(partial, "wb") as f:
+            f.write(content)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
 
 
 def signature_spec(model, frames, size, dtype=None):

@@ -8,6 +8,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_video.export import signatures
+from keras_video.inference import metadata
+from keras_video.inference.outputs import classifier_outputs, takes_pixels
 
 QUANTIZATIONS = (None, "fp16", "dynamic_int8", "int8")
 
@@ -23,14 +25,15 @@ def export_tflite(model, path, *, quantize=None, frames=None, size=None,
     `representative_data`: clips or `(clips, labels)` batches from `keras_video.data`, any
     iterable; default: `calibration_clips` synthetic motion clips, a stand-in for real video).
     Only TFLite builtin ops are allowed: no Flex ops, so the file runs on the plain runtime.
-    The class names go to `NAME.labels.txt` beside the file.
+    The class names, clip spec, provenance and a sha256 of the file go into its metadata.
     """
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
+    signatures.check_destination(path)
     shape = signatures.clip_shape(model, frames, size, fill=True)
     channels = model.inputs[0].shape[-1]
     names = signatures.class_names_for(model, class_names)
-    outputs = signatures.classifier_outputs(model)
+    outputs = classifier_outputs(model)
     spec = tf.TensorSpec((1, *shape, channels), tf.float32, name="video")
 
     with tempfile.TemporaryDirectory() as saved:
@@ -44,7 +47,7 @@ def export_tflite(model, path, *, quantize=None, frames=None, size=None,
             converter.target_spec.supported_types = [tf.float16]
         if quantize == "int8":
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            converter.inference_input_type = tf.uint8 if signatures.takes_pixels(model) \
+            converter.inference_input_type = tf.uint8 if takes_pixels(model) \
                 else tf.int8
             clips = representative_data
             if clips is None:
@@ -57,11 +60,9 @@ def export_tflite(model, path, *, quantize=None, frames=None, size=None,
                 {"video": clip} for clip in itertools.chain([first], batches))
         content = converter.convert()
 
-    partial = signatures.atomic_path(path)
-    with open(partial, "wb") as f:
-        f.write(content)
-    os.replace(partial, path)
-    signatures.write_labels(os.path.splitext(os.fspath(path))[0] + ".labels.txt", names)
+    content = metadata.tflite_with_metadata(
+        content, signatures.export_metadata(model, names, shape, quantize=quantize))
+    signatures.write_file(path, content)
     return {"path": os.fspath(path), "bytes": len(content), "quantize": quantize,
             "ops": ops_used(content)}
 

@@ -9,6 +9,7 @@ inflated 2D weights map one to one, but they run as 2D convolutions: `1 x kh x k
 import keras
 from keras import ops
 
+from keras_video.layers import forms
 from keras_video.layers.depthwise import DepthwiseConv3D, time_taps
 
 PADDINGS = ("same", "valid", "symmetric")
@@ -39,54 +40,64 @@ class Conv3D(keras.layers.Conv3D):
     A `1 x kh x kw` kernel is a 2D conv over `batch * time` frames; a `kt x 1 x 1` kernel is a 2D
     conv with a `(kt, 1)` kernel over `(batch, time, height * width)`; any other kernel is a 2D
     conv over frames with `kt * in` channels (the input and its time shifts). Weights, outputs
-    and config are those of `keras.layers.Conv3D`; `factorize=False` uses the 3D op.
+    and config are those of `keras.layers.Conv3D`; `factorize=False` uses the 3D op, as does
+    tracing inside `keras_video.layers.forms.native_3d()`.
     """
 
     def __init__(self, *args, factorize=True, **kwargs):
         super().__init__(*args, **kwargs)
         self.factorize = factorize
 
-    def convolution_op(self, inputs, kernel):
+    def convolution_op(self, inputs, kernel, epilogue=None):
+        """The convolution; `epilogue` (an elementwise function: bias, activation) is applied
+        to its output while that is still the 2D op's, before the reshape back to 5D, where
+        converters fuse it into the conv."""
         kt, kh, kw = self.kernel_size
-        if not self.factorize or self.groups != 1 or self.data_format != "channels_last":
-            return super().convolution_op(inputs, kernel)
+        if (not self.factorize or forms.is_native_3d() or self.groups != 1
+                or self.data_format != "channels_last"):
+            y = super().convolution_op(inputs, kernel)
+            return epilogue(y) if epilogue is not None else y
         if kt == 1:
-            return self._spatial(inputs, kernel[0])
+            return self._spatial(inputs, kernel[0], epilogue)
         if (kh, kw) == (1, 1):
-            return self._temporal(inputs, kernel[:, 0])
-        return self._stacked_taps(inputs, kernel)
+            return self._temporal(inputs, kernel[:, 0], epilogue)
+        return self._stacked_taps(inputs, kernel, epilogue)
 
-    def _spatial(self, x, kernel_2d):
+    def _spatial(self, x, kernel_2d, epilogue):
         if self.strides[0] > 1:  # a 1-tap kernel with temporal stride keeps every st-th frame
             x = x[:, :: self.strides[0]]
-        return self._spatial_strided(x, kernel_2d)
+        return self._spatial_strided(x, kernel_2d, epilogue)
 
-    def _spatial_strided(self, x, kernel_2d):
+    def _spatial_strided(self, x, kernel_2d, epilogue):
         """2D conv of every frame of `x` (batch and time folded together)."""
         sh, sw = self.strides[1:]
         b, t, h, w, c = ops.shape(x)
         y = ops.conv(ops.reshape(x, (-1, h, w, c)), kernel_2d, strides=(sh, sw),
                      padding=self.padding, dilation_rate=self.dilation_rate[1:])
+        if epilogue is not None:
+            y = epilogue(y)
         _, h2, w2, f = ops.shape(y)
         return ops.reshape(y, (b, t, h2, w2, f))
 
-    def _temporal(self, x, kernel_2d):
+    def _temporal(self, x, kernel_2d, epilogue):
         st, sh, sw = self.strides
         if sh > 1 or sw > 1:
             x = x[:, :, ::sh, ::sw]
         b, t, h, w, c = ops.shape(x)
         y = ops.conv(ops.reshape(x, (b, t, h * w, c)), kernel_2d, strides=(st, 1),
                      padding=self.padding, dilation_rate=(self.dilation_rate[0], 1))
+        if epilogue is not None:
+            y = epilogue(y)
         return ops.reshape(y, (b, ops.shape(y)[1], h, w, self.filters))
 
-    def _stacked_taps(self, x, kernel):
+    def _stacked_taps(self, x, kernel, epilogue):
         """A `kt x kh x kw` conv as one 2D conv over frames whose channels are the kt
         temporally shifted copies of the input (im2col along time only)."""
         kt, kh, kw, c, f = kernel.shape
         taps = time_taps(x, kt, self.strides[0], self.dilation_rate[0], self.padding)
         stacked = ops.concatenate(taps, axis=-1)
         kernel_2d = ops.reshape(ops.transpose(kernel, (1, 2, 0, 3, 4)), (kh, kw, kt * c, f))
-        return self._spatial_strided(stacked, kernel_2d)
+        return self._spatial_strided(stacked, kernel_2d, epilogue)
 
     def get_config(self):
         return {**super().get_config(), "factorize": self.factorize}
@@ -150,10 +161,31 @@ class Unit3D(keras.layers.Layer):
     def call(self, x, training=None):
         if self.pad is not None:
             x = self.pad(x)
+        if self.bn is not None and not training and self.compute_dtype == "float32":
+            return self._folded(x)
         x = self.conv(x)
         if self.bn is not None:
             x = self.bn(x, training=training)
         return self.activation(x)
+
+    def _folded(self, x):
+        """Inference with the BatchNorm folded into the conv: `conv(x, W * s) + shift` with
+        `s = gamma / sqrt(var + eps)` and `shift = beta + (bias - mean) * s`, then the
+        activation, all inside the conv's epilogue. Each unit is then one conv with bias and
+        activation, which every runtime fuses (no separate multiply, add and ReLU over the
+        feature map). Half precision keeps BatchNorm's own float32 arithmetic instead."""
+        bn, conv = self.bn, self.conv
+        scale = ops.rsqrt(bn.moving_variance + bn.epsilon)
+        if bn.gamma is not None:
+            scale = scale * bn.gamma
+        shift = -bn.moving_mean * scale
+        if bn.beta is not None:
+            shift = shift + bn.beta
+        if conv.use_bias:
+            shift = shift + conv.bias * scale
+        kernel = conv.kernel * ops.reshape(scale, conv.kernel.shape[-2:]) if self.depthwise \
+            else conv.kernel * scale  # output channels: the kernel's last axis (x multiplier)
+        return conv.convolution_op(x, kernel, lambda y: self.activation(y + shift))
 
     def compute_output_shape(self, input_shape):
         if self.pad is not None:

@@ -6,13 +6,15 @@ kernel rejects grouped filters) nor through tf2onnx. This layer computes the sam
 time-shifted view of the input with a 2D depthwise conv over frames, and the taps are summed.
 Kernels keep their 3D shape `(kt, kh, kw, channels, depth_multiplier)`.
 
-Measured on 2 CPU cores (benchmarks/depthwise3d.py): this form beats both stacking the taps on
-channels into one depthwise conv (about 1.8x) and `Conv3D(groups=C)` (about 50x) at ResNet
-stage sizes. XLA compiles depthwise convs poorly on CPU (about 10x slower than TF's kernels),
-so models with this layer run best without `jit_compile`.
+At ResNet stage sizes this form is faster than stacking the taps on channels into one
+depthwise conv and far faster than `Conv3D(groups=C)`; XLA compiles depthwise convs poorly on
+CPU, hence the "shifts" form below for traces under XLA (docs/benchmarks.md, "Depthwise 3D
+convolution", has the figures; benchmarks/depthwise3d.py measures them).
 """
 import keras
 from keras import ops
+
+from keras_video.layers import forms
 
 
 def _triple(value):
@@ -67,9 +69,10 @@ class DepthwiseConv3D(keras.layers.Layer):
 
     `implementation`: "depthwise2d" (one 2D depthwise conv per temporal tap; exports to TFLite
     builtins and ONNX), "shifts" (a sum of `kt * kh * kw` shifted, channel-scaled copies of the
-    input, which XLA fuses into one loop: 3x faster than "depthwise2d" in TF at ResNet stage
-    sizes, where XLA's own depthwise convs are 25x slower), or "auto" (default): "shifts" when
-    traced for XLA, "depthwise2d" otherwise.
+    input, which XLA fuses into one loop, where it compiles its own depthwise convs poorly),
+    or "auto" (default): "shifts" when traced for XLA, "depthwise2d" otherwise.
+    Inside `keras_video.layers.forms.native_3d()` any implementation traces one grouped 3D conv
+    (`groups=channels`), which ONNX Runtime runs and TensorFlow runs under XLA only.
     """
 
     def __init__(self, kernel_size=(3, 3, 3), strides=(1, 1, 1), padding="same",
@@ -104,16 +107,27 @@ class DepthwiseConv3D(keras.layers.Layer):
                                     initializer=self.bias_initializer) if self.use_bias else None
 
     def call(self, x):
-        shifts = self.implementation == "shifts" or (self.implementation == "auto"
-                                                      and _in_xla_context())
-        y = self._shifted_sum(x) if shifts else self._depthwise_2d(x)
-        return y + self.bias if self.use_bias else y
+        if not self.use_bias:
+            return self.convolution_op(x, self.kernel)
+        return self.convolution_op(x, self.kernel, lambda y: y + self.bias)
 
-    def _shifted_sum(self, x):
-        channels, multiplier = self.kernel.shape[-2:]
+    def convolution_op(self, x, kernel, epilogue=None):
+        """The depthwise conv with `kernel` (this layer's shape); `epilogue` (elementwise) runs
+        on the 2D ops' output before the reshape back to 5D, where converters fuse it."""
+        if forms.is_native_3d():
+            y = self._grouped(x, kernel)
+        elif self.implementation == "shifts" or (self.implementation == "auto"
+                                                  and _in_xla_context()):
+            y = self._shifted_sum(x, kernel)
+        else:
+            return self._depthwise_2d(x, kernel, epilogue)
+        return epilogue(y) if epilogue is not None else y
+
+    def _shifted_sum(self, x, kernel):
+        channels, multiplier = kernel.shape[-2:]
         if multiplier > 1:  # output channel c * M + m reads input channel c
             x = ops.repeat(x, multiplier, axis=-1)
-        weights = ops.reshape(self.kernel, self.kernel_size + (channels * multiplier,))
+        weights = ops.reshape(kernel, self.kernel_size + (channels * multiplier,))
         sizes = []
         for axis, (k, s, d) in enumerate(zip(self.kernel_size, self.strides,
                                               self.dilation_rate), 1):
@@ -134,16 +148,26 @@ class DepthwiseConv3D(keras.layers.Layer):
                     y = term if y is None else y + term
         return y
 
-    def _depthwise_2d(self, x):
+    def _grouped(self, x, kernel):
+        import tensorflow as tf  # Keras' own conv wraps grouped convs in a nested XLA function
+        channels, multiplier = kernel.shape[-2:]
+        # Grouped filter (kt, kh, kw, 1, C * M): output channel c * M + m reads input channel c.
+        kernel = ops.reshape(kernel, self.kernel_size + (1, channels * multiplier))
+        return tf.nn.convolution(x, kernel, self.strides, self.padding.upper(),
+                                 dilations=self.dilation_rate)
+
+    def _depthwise_2d(self, x, kernel, epilogue):
         kt = self.kernel_size[0]
         taps = time_taps(x, kt, self.strides[0], self.dilation_rate[0], self.padding)
         b, t, h, w, c = ops.shape(taps[0])
         y = None
         for i, tap in enumerate(taps):  # one 2D depthwise conv per temporal tap, summed
-            out = ops.depthwise_conv(ops.reshape(tap, (-1, h, w, c)), self.kernel[i],
+            out = ops.depthwise_conv(ops.reshape(tap, (-1, h, w, c)), kernel[i],
                                      strides=self.strides[1:], padding=self.padding,
                                      dilation_rate=self.dilation_rate[1:])
             y = out if y is None else y + out
+        if epilogue is not None:
+            y = epilogue(y)
         _, h2, w2, f = ops.shape(y)
         return ops.reshape(y, (b, t, h2, w2, f))
 

@@ -2,15 +2,19 @@
 import keras
 from keras import ops
 
+from keras_video.layers import forms
+
 
 @keras.saving.register_keras_serializable(package="keras_video")
 class SelfGating(keras.layers.Layer):
     """`y = sigmoid(W . mean_{t,h,w}(x) + b) * x`, one gate per channel and clip.
 
     As TF-slim's `s3dg.self_gating`: spatiotemporal average pooling, a 1x1x1 conv (a dense layer
-    on the pooled vector; kernel `(C, C)`), sigmoid, multiply. Slim's conv has no bias; the bias
-    here (on by default) lets a gate start as the identity (`W = 0`, large `b`), so that S3D
-    weights load into S3D-G unchanged in function.
+    on the pooled vector; kernel `(C, C)`), sigmoid, multiply. Slim's conv has no bias; this
+    one has a bias by default (`use_bias=False` gives slim's form), which S3D-G's registered
+    weights expect: they are S3D's with every gate at `sigmoid(0) = 0.5` and the BatchNorm
+    before it doubled, so the network computes S3D's function (`identity_gates` in
+    `keras_video.zoo.inception3d.checkpoints`).
     """
 
     def __init__(self, use_bias=True, kernel_initializer=None, kernel_regularizer=None,
@@ -29,6 +33,14 @@ class SelfGating(keras.layers.Layer):
         self.transform.build((None, channels))
 
     def call(self, x):
+        if forms.is_native_3d():  # as slim: a 1x1x1 conv of the pooled clip, layout-agnostic
+            pooled = ops.mean(x, axis=(1, 2, 3), keepdims=True)
+            kernel = self.transform.kernel
+            kernel = ops.reshape(kernel, (1, 1, 1) + tuple(kernel.shape))
+            logits = ops.conv(pooled, kernel)
+            if self.use_bias:
+                logits = logits + self.transform.bias
+            return x * ops.sigmoid(logits)
         gate = ops.sigmoid(self.transform(ops.mean(x, axis=(1, 2, 3))))
         return x * gate[:, None, None, None, :]
 

@@ -2,6 +2,7 @@
 import keras
 from keras import ops
 
+from keras_video.layers import forms
 from keras_video.layers.conv import symmetric_pads
 from keras_video.layers.depthwise import time_taps
 
@@ -20,6 +21,9 @@ class MaxPooling3D(keras.layers.MaxPooling3D):
     the padding also holds the real values mirrored there (pads are shorter than half a window),
     so the maxima are the same, and int8 quantization does not see an infinite range (with
     -inf, the calibrated TFLite S3D's probabilities were off by 0.5).
+
+    Inside `keras_video.layers.forms.native_3d()` it traces one 3D max pool, after a -inf pad
+    where the padding is symmetric (the ONNX export folds that pad into the pool's own pads).
     """
 
     def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", **kwargs):
@@ -30,6 +34,10 @@ class MaxPooling3D(keras.layers.MaxPooling3D):
             self.padding = "same"
 
     def call(self, x):
+        if forms.is_native_3d():
+            if self.pads:
+                x = ops.pad(x, ((0, 0),) + self.pads + ((0, 0),), constant_values=float("-inf"))
+            return ops.max_pool(x, self.pool_size, self.strides, self.padding)
         if self.pads:
             x = ops.pad(x, ((0, 0),) + self.pads + ((0, 0),), mode="symmetric")
         (pt, ph, pw), (st, sh, sw) = self.pool_size, self.strides
@@ -63,7 +71,8 @@ class AveragePooling3D(keras.layers.AveragePooling3D):
     """`keras.layers.AveragePooling3D` with "valid" padding computed as 2D average pooling over
     frames, then the mean of the temporal taps (a box's mean is the mean over time of the
     means over space). TFLite has no AVERAGE_POOL_3D builtin; this runs on AVERAGE_POOL_2D,
-    ADD and MUL. ("same" padding would need per-window counts at the edges: not supported.)"""
+    ADD and MUL. ("same" padding would need per-window counts at the edges: not supported.)
+    Inside `keras_video.layers.forms.native_3d()` it traces one 3D average pool."""
 
     def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", **kwargs):
         if padding != "valid":
@@ -71,6 +80,8 @@ class AveragePooling3D(keras.layers.AveragePooling3D):
         super().__init__(pool_size, strides, padding, **kwargs)
 
     def call(self, x):
+        if forms.is_native_3d():
+            return ops.average_pool(x, self.pool_size, self.strides, "valid")
         (pt, ph, pw), (st, sh, sw) = self.pool_size, self.strides
         if (ph, pw, sh, sw) != (1, 1, 1, 1):
             b, t, h, w, c = ops.shape(x)

@@ -10,6 +10,8 @@ import os
 
 import yaml
 
+from keras_video import recipes
+
 # The video-list readers `keras_video.training.trainer.SOURCES` maps these names to.
 DATA_SOURCES = ("directory", "kinetics_csv", "ucf101", "hmdb51", "something_something")
 
@@ -98,11 +100,12 @@ def parse_override(text):
 
 
 def load_config(recipe=None, overrides=()):
-    """The full config: DEFAULTS, updated by the recipe (a YAML path or a mapping), then by
-    `overrides` (strings `key=value` or mappings)."""
+    """The full config: DEFAULTS, updated by the recipe (a packaged recipe's name, a YAML path
+    or a mapping), then by `overrides` (strings `key=value` or mappings)."""
     config = copy.deepcopy(DEFAULTS)
     if recipe is not None:
         if isinstance(recipe, (str, os.PathLike)):
+            recipe = recipes.path(recipe)  # a packaged recipe's name, or a file
             with open(recipe, encoding="utf-8") as f:
                 recipe_values = yaml.safe_load(f) or {}
             if not isinstance(recipe_values, dict):

@@ -7,9 +7,9 @@ class _RateOncePerStep:
     """Evaluates the learning-rate schedule once per step for weight decay.
 
     Keras 3.15 (TensorFlow backend) decays one variable at a time and evaluates the schedule
-    for each, so a cosine schedule's ops are traced once per variable: for S3D-G's 307
-    variables that took the first step from 25 s to 45 s and slowed every step (measured on
-    the demo's model). Here the rate is computed once and every variable shares it.
+    for each, so a cosine schedule's ops are traced once per variable (307 times for S3D-G),
+    which lengthens the first trace and every step. Here the rate is computed once and every
+    variable shares it (docs/benchmarks.md, "Training steps", has what it saves).
     """
 
     _rate_this_step = None

@@ -1,8 +1,10 @@
 """`train(config)`: from a recipe to a trained model, resumable after any kill.
 
 Output folder (`output_dir/name/`): `backup/` (BackupAndRestore: a rerun of the same command
-resumes where the killed one stopped), `last.keras` and `best.keras` (written atomically),
-`log.csv` (appended across resumes), `tensorboard/`, `config.yaml` (the resolved recipe).
+resumes where the killed one stopped), `last.keras` (written atomically), `best/` (the best
+model as a preset directory: `keras_video.presets.load(".../best")`, `keras-video predict
+--model .../best`), `log.csv` (appended across resumes), `tensorboard/`, `config.yaml` (the
+resolved recipe).
 """
 import os
 
@@ -11,9 +13,7 @@ import numpy as np
 import tensorflow as tf
 import yaml
 
-from keras_video import data, zoo
-from keras_video import weights as weights_lib
-from keras_video.export import signatures
+from keras_video import data, inference, presets, zoo
 from keras_video.training import multi_worker
 from keras_video.training.callbacks import AtomicCheckpoint
 from keras_video.training.config import load_config
@@ -85,7 +85,7 @@ def build_model(config, num_classes):
     model = zoo.get(m["name"], weights=None, classes=num_classes,
                     input_shape=(frames, size, size, 3), **m["kwargs"])
     # Registered weights keep their head for the same classes; other classes get a new head.
-    weights_lib.load_weights(model, m["weights"], m["name"], skip_head="if_classes_differ")
+    presets.apply_weights(model, m["weights"], skip_head="if_classes_differ")
     if config["freeze_bn"]:
         freeze_batch_norm(model)
     return model
@@ -100,6 +100,21 @@ def freeze_batch_norm(model):
             layer.trainable = False
             frozen += 1
     return frozen
+
+
+def best_preset_facts(config, class_names, validation):
+    """What the run's best model says about itself as a preset (`presets.save` keywords)."""
+    d = config["data"]
+    name = config["name"] or config["model"]["name"]
+    split = "the validation split" if validation is not None else \
+        "the training clips (the recipe has no validation split)"
+    return dict(
+        name=name, class_names=list(class_names), frames=d["num_frames"],
+        frame_stride=d["stride"], fps=d["fps"], crop=d["crop_size"], short_side=d["crop_size"],
+        evaluation=f"accuracy on {split}, one centre clip and crop per video",
+        source=f"keras-video train, recipe {name}" + (
+            f", initialised from {config['model']['weights']}" if config["model"]["weights"]
+            else ""))
 
 
 def run_folder(config):
@@ -126,8 +141,6 @@ def train(recipe=None, overrides=(), *, config=None, callbacks=()):
             yaml.safe_dump(config, f, sort_keys=False)
 
     train_list, val_list = video_lists(config)
-    if chief:  # read by `keras-video export` / `predict` for the saved models' labels
-        signatures.write_labels(os.path.join(folder, "class_names.txt"), train_list.class_names)
     global_batch = config["batch_size"]
     if global_batch % strategy.num_replicas_in_sync:
         raise ValueError(f"batch_size {global_batch} does not split over "
@@ -169,8 +182,9 @@ def train(recipe=None, overrides=(), *, config=None, callbacks=()):
     saves = folder if chief else os.path.join(folder, f"worker{_task_id(strategy)}")
     os.makedirs(saves, exist_ok=True)
     all_callbacks += [
-        AtomicCheckpoint(os.path.join(saves, "last.keras"), os.path.join(saves, "best.keras"),
-                         monitor=monitor, mode="max"),
+        AtomicCheckpoint(os.path.join(saves, "last.keras"), os.path.join(saves, "best"),
+                         monitor=monitor, mode="max",
+                         preset=best_preset_facts(config, train_list.class_names, val_ds)),
     ]
     if chief:
         all_callbacks += [
@@ -194,10 +208,10 @@ def build_before_fit(model, element_spec):
     element spec, before `fit`.
 
     Left to `fit`, they are created inside the first trace of the train step, and TensorFlow
-    then traces the step a second time without them (S3D-G at width 0.25 on 9x32x32 clips,
-    one measurement: 44 s to the end of the first steps, against 25 s built first). Under MultiWorkerMirroredStrategy `fit` would
-    also average a first batch across workers to learn the shapes, which raises (see
-    `multi_worker`); with everything built that step has nothing left to do and is skipped.
+    then traces the step a second time without them (docs/benchmarks.md, "Training steps").
+    Under MultiWorkerMirroredStrategy `fit` would also average a first batch across workers
+    to learn the shapes, which raises (see `multi_worker`); with everything built that step
+    has nothing left to do and is skipped.
     """
     def symbolic(spec):  # a PerReplicaSpec holds one spec per local replica, all alike
         spec = getattr(spec, "_value_specs", (spec,))[0]
@@ -211,3 +225,34 @@ def build_before_fit(model, element_spec):
 def _task_id(strategy):
     resolver = getattr(strategy, "cluster_resolver", None)
     return getattr(resolver, "task_id", 0) or 0
+
+
+def evaluate_run(config, model=None, clips=None, crops=None, out=None, verbose=True):
+    """Evaluates a trained recipe on its validation split with clips x crops views per video
+    (default: the recipe's data.eval_clips x data.eval_crops) and writes the report (JSON and
+    confusion matrix figure, default: the run folder's `evaluation/`). `model`: a preset
+    directory, `.keras` file or anything `inference.keras_model` takes; default: the run's
+    best model."""
+    folder = run_folder(config)
+    if model is None:
+        model = os.path.join(folder, "best")
+        if not os.path.exists(model) and os.path.exists(model + ".keras"):
+            model += ".keras"  # a run of an earlier version
+        if not os.path.exists(model):
+            raise FileNotFoundError(f"no model at {model}: train the recipe first or pass the "
+                                    "model to evaluate")
+    _, validation = video_lists(config)
+    if validation is None:
+        raise ValueError("the recipe has no data.validation split to evaluate on")
+    d = config["data"]
+    clips, crops = clips or d["eval_clips"], crops or d["eval_crops"]
+    if crops not in (1, 3):
+        raise ValueError(f"crops must be 1 or 3, got {crops}")
+    result = inference.evaluate(inference.keras_model(model), validation,
+                                num_frames=d["num_frames"], stride=d["stride"], fps=d["fps"],
+                                crop_size=d["crop_size"], num_clips=clips, num_crops=crops,
+                                batch_size=config["batch_size"], verbose=verbose)
+    json_path, png_path = inference.write_report(result, out or os.path.join(folder,
+                                                                             "evaluation"))
+    return {**result, "report": json_path, "confusion_png": png_path,
+            "model": os.fspath(model) if isinstance(model, (str, os.PathLike)) else model.name}

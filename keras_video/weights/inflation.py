@@ -6,7 +6,7 @@ Xie et al. 2018).
 - A separable unit (S3D's `1 x k x k` then `t x 1 x 1`) takes the 2D kernel spatially and the
   identity in time, with an identity BatchNorm, so it computes the 2D unit exactly.
 - BatchNorm statistics are copied (a 2D conv bias is folded into the mean, a different epsilon
-  into the variance). S3D-G's gates are set to pass features through (`identity_gates`).
+  into the variance). (The Inception family then sets S3D-G's gates to pass features through.)
 - The 2D network's input convention (channel order, mean, std) is folded into the first conv
   when the 3D model normalises its input differently; exact except on the image border, where
   the zero padding differs.
@@ -14,20 +14,17 @@ Either way, a video of one repeated frame gives the 2D network's features for th
 from the clip's first and last frames (zero temporal padding). The report lists every 3D weight
 with no 2D counterpart (e.g. the depthwise middles of CSNs from a ResNet-50).
 
-Sources: `keras_video.zoo.inception_v1.InceptionV1` (TF-slim) into the Inception family (I3D,
-S3D, S3D-G and their variants); `keras.applications` ResNet50/101/152 into the CSNs of the same
-depth (their 1x1x1 convs, stem and shortcuts; the depthwise middles stay as initialised).
+Which 2D layer feeds which 3D unit is a fact about each family (`inflation_pairs` beside it
+in `keras_video.zoo`; `keras_video.zoo.inflate` picks them): TF-slim Inception-v1 into the
+Inception family, `keras.applications` ResNet50/101/152 into the CSNs of the same depth (their
+1x1x1 convs, stem and shortcuts; the depthwise middles stay as initialised).
 """
 import dataclasses
-import os
-import re
-import tarfile
 
 import keras
 import numpy as np
 
-from keras_video.layers import InceptionBlock3D, ResidualBlock3D, SepConv3D, Unit3D
-from keras_video.weights import converters, fetching, registry, slim_inception
+from keras_video.layers import SepConv3D, Unit3D
 
 METHODS = ("replicate", "centre")
 # Input conventions of the 2D sources in [0, 255] units: channel order, mean, std.
@@ -45,42 +42,6 @@ class InflationReport:
                 f"as initialised" + (f": {', '.join(self.not_inflated[:8])}"
                                      f"{' ...' if len(self.not_inflated) > 8 else ''}"
                                      if self.not_inflated else ""))
-
-
-def _inception_pairs(model_3d):
-    """`{2D layer name: 3D unit}` for the Inception family."""
-    pairs = {}
-    for layer in model_3d.layers:
-        if isinstance(layer, (Unit3D, SepConv3D)):
-            pairs[layer.name.replace("Conv3d", "Conv2d")] = layer
-        elif isinstance(layer, InceptionBlock3D):
-            for branch in layer.branches:
-                for sub in branch:
-                    if isinstance(sub, (Unit3D, SepConv3D)):
-                        name = f"{layer.name}_{sub.name.replace('Conv3d', 'Conv2d')}"
-                        if name == "Mixed_5b_Branch_2_Conv2d_0b_3x3":  # slim's one odd name
-                            name = "Mixed_5b_Branch_2_Conv2d_0a_3x3"
-                        pairs[name] = sub
-        elif layer.name == "Logits_Conv3d_0c_1x1":
-            pairs["Logits_Conv2d_0c_1x1"] = layer
-    return pairs
-
-
-def _resnet_pairs(model_3d):
-    """`{2D layer name: 3D unit}` for keras.applications ResNets into bottleneck ResNet3Ds."""
-    pairs = {}
-    for layer in model_3d.layers:
-        if layer.name == "stem":
-            pairs["conv1_conv"] = layer
-        match = re.fullmatch(r"res(\d)_block(\d+)", layer.name)
-        if match and isinstance(layer, ResidualBlock3D):
-            prefix = f"conv{match[1]}_block{int(match[2]) + 1}"
-            units = {u.name: u for u in layer.main + [layer.shortcut] if u is not None}
-            for ours, theirs in (("conv1", "_1"), ("conv2", "_2"), ("conv3", "_3"),
-                                 ("shortcut", "_0")):
-                if ours in units:
-                    pairs[prefix + theirs + "_conv"] = units[ours]
-    return pairs
 
 
 def _conv_and_bn(layers_2d, conv_name):
@@ -175,21 +136,16 @@ def _fold_input(unit, source_input, model_3d):
     bn.moving_mean.assign(keras.ops.convert_to_numpy(bn.moving_mean) - constant)
 
 
-def inflate(model_3d, source_2d, method="replicate", source_input=None):
-    """Initialises `model_3d` from the 2D network `source_2d`; returns an `InflationReport`.
-
-    `source_2d`: `keras_video.zoo.inception_v1.InceptionV1` (into the Inception family) or a
-    `keras.applications` ResNet50/101/152 (into bottleneck ResNet3Ds such as the CSNs).
-    `source_input`: the 2D network's input convention (`SLIM_INPUT`, `CAFFE_INPUT`); by default
-    the one of the source's family.
+def inflate(model_3d, source_2d, pairs, method="replicate", source_input=SLIM_INPUT):
+    """Initialises the 3D units of `pairs` (`{2D layer name: 3D unit of model_3d}`, which each
+    family's `inflation_pairs` gives) from the 2D network `source_2d`; returns an
+    `InflationReport`. `source_input` is the 2D network's input convention (`SLIM_INPUT`,
+    `CAFFE_INPUT`), folded into the first inflated unit.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    is_resnet = any(layer.name == "conv1_conv" for layer in source_2d.layers)
-    pairs = _resnet_pairs(model_3d) if is_resnet else _inception_pairs(model_3d)
     if not pairs:
         raise ValueError(f"{model_3d.name} has no layer that {source_2d.name} maps to")
-    source_input = source_input or (CAFFE_INPUT if is_resnet else SLIM_INPUT)
     layers_2d = {layer.name: layer for layer in source_2d.layers}
     done, inflated = set(), []
     first = None
@@ -201,39 +157,6 @@ def inflate(model_3d, source_2d, method="replicate", source_input=None):
                 first = unit
     if first is not None:
         _fold_input(first, source_input, model_3d)
-    gates = converters.gate_layers(model_3d)
-    if gates:
-        converters.identity_gates(model_3d)
-        done.update(v.path for gate in gates for v in gate.weights)
     not_inflated = [v.path for v in model_3d.weights
                     if v.path not in done and "seed_generator" not in v.path]
     return InflationReport(inflated, not_inflated)
-
-
-def imagenet_source(model_name, progress=print):
-    """The 2D ImageNet network that `weights="imagenet"` inflates `model_name` from: TF-slim's
-    Inception-v1 (downloaded once, or from the mirror) or a keras.applications ResNet."""
-    from keras_video.zoo.inception_v1 import InceptionV1  # zoo imports this package
-    if model_name in registry.RESNET_FOR_CSN:
-        builder = getattr(keras.applications, registry.RESNET_FOR_CSN[model_name])
-        return builder(weights="imagenet", include_top=False)
-    if model_name not in registry.INCEPTION_FAMILY:
-        raise ValueError(f"weights='imagenet' inflates {registry.INCEPTION_FAMILY} from "
-                         f"Inception-v1 and {tuple(registry.RESNET_FOR_CSN)} from ResNets; "
-                         f"{model_name!r} has no 2D counterpart")
-    archive = fetching.fetch(registry.SLIM_INCEPTION_V1)
-    folder = os.path.join(fetching.keras_home(), "keras_video", "inception_v1_2016_08_28")
-    checkpoint = os.path.join(folder, "inception_v1.ckpt")
-
-    def extracted():  # the 2016 archive holds a V1 checkpoint (one file); V2 has an .index
-        return os.path.exists(checkpoint) or os.path.exists(checkpoint + ".index")
-
-    if not extracted():
-        if progress:
-            progress(f"Extracting {archive}")
-        with tarfile.open(archive) as tar:
-            tar.extractall(folder, filter="data")
-        if not extracted():
-            raise ValueError(f"{archive} holds no inception_v1.ckpt")
-    image_model = InceptionV1(include_top=False, input_shape=(None, None, 3))
-    return slim_inception.load_checkpoint(image_model, checkpoint)

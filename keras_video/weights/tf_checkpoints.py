@@ -3,6 +3,9 @@
 A checkpoint's model variables sit under a prefix (`RGB/inception_i3d/`, `InceptionV1/`, or none)
 that is found from one `anchor` variable every such checkpoint has; optimizer slots are skipped.
 """
+import os
+import re
+
 import tensorflow as tf
 
 _SLOTS = ("/Momentum", "/ExponentialMovingAverage", "/RMSProp", "global_step")
@@ -40,3 +43,16 @@ def assign(wanted, path, anchor, kind):
             raise ValueError(f"{name}: checkpoint shape {value.shape} does not fit the model's "
                              f"{tuple(variable.shape)} (check classes and input channels)")
         variable.assign(value.reshape(variable.shape))
+
+
+def checkpoint_prefix(path):
+    """A TF checkpoint given as its prefix, its `.index` or `.data-*` file or the folder
+    holding one."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        indexes = [f for f in os.listdir(path) if f.endswith(".index")]
+        if len(indexes) != 1:
+            raise ValueError(f"{path} must hold exactly one TF checkpoint (*.index), found "
+                             f"{indexes}")
+        path = os.path.join(path, indexes[0])
+    return re.sub(r"\.(index|data-\d+-of-\d+)$", "", path)

@@ -1,11 +1,81 @@
 """What every builder shares: the keras.applications argument contract, input, preprocessing,
-backbone-only pooling and weight loading."""
+backbone-only pooling, and `VideoModel`, the model every builder returns."""
 import keras
 
-from keras_video import weights as weights_lib
+from keras_video import presets
+from keras_video.zoo.registry import get, register
+
 # RGB mean / std in [0, 1] units, by the convention a network's weights were trained with:
 # x / 127.5 - 1 (DeepMind I3D, TF-slim) and torchvision's / VMZ's Kinetics statistics.
-from keras_video.weights.registry import KINETICS_MEAN_STD, MINUS_ONE_TO_ONE  # noqa: F401
+MINUS_ONE_TO_ONE = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+KINETICS_MEAN_STD = ((0.43216, 0.394666, 0.37645), (0.22803, 0.22145, 0.216989))
+
+
+@keras.saving.register_keras_serializable(package="keras_video")
+class VideoModel(keras.Model):
+    """A zoo network: a functional Keras model that remembers the builder call that made it.
+
+    Its config is the builder's registry name and keywords, so a `.keras` file or a preset
+    rebuilds it by calling the builder (with other keywords where a preset is loaded with
+    overrides). `preset` is the `keras_video.presets.Preset` whose weights it holds (class
+    names, clip spec, provenance), or None; `.keras` files keep it. `classifier_layer` and
+    `feature_layer` name the family's head and its last backbone feature map.
+    """
+
+    def __init__(self, inputs, outputs, *, builder, arguments, classifier_layer=None,
+                 feature_layer=None, **kwargs):
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.builder = builder
+        self.arguments = _json_ready(arguments)
+        self.classifier_layer = classifier_layer if _has_layer(self, classifier_layer) else None
+        self.feature_layer = feature_layer
+        self.preset = None
+
+    def get_config(self):
+        config = {"builder": self.builder, "arguments": self.arguments}
+        if self.preset is not None:
+            config["preset"] = self.preset.info()
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        model = get(config["builder"], **config["arguments"])
+        if config.get("preset"):
+            model.preset = presets.Preset.from_info(config["preset"], model=presets.model_config(
+                config["builder"], **config["arguments"]), where=f"{config['builder']} config")
+        return model
+
+
+def _has_layer(model, name):
+    return name is not None and any(layer.name == name for layer in model.layers)
+
+
+def _json_ready(value):
+    """Builder keywords as JSON values (Keras objects as their serialized configs)."""
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    return keras.saving.serialize_keras_object(value)
+
+
+def builder(registry_name, build_graph, doc, *, classifier_layer, feature_layer):
+    """Registers `registry_name`: a builder taking the keras.applications keywords (`weights`,
+    `name` and whatever `build_graph(**keywords) -> (inputs, outputs)` takes)."""
+    def build(*, weights=None, name=None, **kwargs):
+        inputs, outputs = build_graph(**kwargs)
+        arguments = {**kwargs, **({"name": name} if name else {})}
+        model = VideoModel(inputs, outputs, builder=registry_name, arguments=arguments,
+                           classifier_layer=classifier_layer, feature_layer=feature_layer,
+                           name=name or registry_name)
+        return presets.apply_weights(model, weights)
+
+    build.__name__ = build.__qualname__ = registry_name
+    build.__module__ = build_graph.__module__  # the family's module
+    build.__doc__ = doc
+    return register(registry_name)(build)
 
 
 def check_arguments(include_top, pooling, classes, input_shape):
@@ -64,9 +134,3 @@ def predictions(logits, classifier_activation):
     """Classifier activation, kept in float32 under mixed precision."""
     return keras.layers.Activation(classifier_activation or "linear", dtype="float32",
                                    name="predictions")(logits)
-
-
-def make_model(inputs, outputs, name, weights, registry_name):
-    model = keras.Model(inputs, outputs, name=name)
-    weights_lib.load_weights(model, weights, registry_name)
-    return model

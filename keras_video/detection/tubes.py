@@ -1,0 +1,143 @@
+"""Action tubes from per-frame detections: greedy linking by score and overlap.
+
+The linking of ACT (Kalogeiton et al., "Action Tubelet Detector for Spatio-Temporal Action
+Localization", ICCV 2017) and MOC (Li et al., "Actions as Moving Points", ECCV 2020) with
+single-frame detections (ACT's K = 1), itself after Singh et al. (ICCV 2017), per video and
+class:
+1. in each frame, the class's boxes by descending score, non-maximum suppression at
+   `nms_iou`, the best `top_k` kept;
+2. the open tubes by descending mean score each take, in turn, the highest-scoring box left in
+   the frame whose IoU with the tube's last box is >= `iou`; a tube that takes none is closed;
+   the boxes left start new tubes;
+3. a tube's score is the mean score of its boxes; tubes spanning fewer than `min_length` frames
+   are dropped, and of tubes overlapping by spatio-temporal IoU > `tube_nms_iou` only the
+   higher-scored is kept (MOC's video-mAP does this at 0.3).
+Frames are the video's frames that carry any detection (of any class), so a detector run on
+key frames only (every k-th frame) links from key frame to key frame; a tube's boxes between
+two of its key frames are interpolated linearly, making every tube one box per frame from its
+first to its last frame. Ties (scores, mean scores) go by input order, so the result depends
+only on the detections and their order. No temporal trimming (the Viterbi labelling pass
+some pipelines add after linking) is done: a tube ends where the linking stops.
+"""
+import collections
+import itertools
+
+import numpy as np
+
+from keras_video.detection.metrics import _detection_rows, tube_iou
+
+
+class Tube(collections.namedtuple("Tube", "video label score boxes")):
+    """An action tube: `video` (index into the test videos), `label` (index), `score`, and
+    `boxes`, an array (N, 5) of frame, x1, y1, x2, y2 (frames 1-based, increasing)."""
+    __slots__ = ()
+
+
+def _runs(rows, column):
+    """(value, rows) for each run of equal values in `column` of `rows` sorted by it."""
+    values, starts = np.unique(rows[:, column], return_index=True)
+    return [(value, rows[start:end])
+            for value, start, end in zip(values, starts, np.r_[starts[1:], len(rows)])]
+
+
+def _overlap(a, b):
+    """`metrics.box_iou` of two boxes given as Python floats: linking compares a few boxes at
+    a time, millions of times on UCF101-24, where numpy's cost per call would dominate."""
+    width, height = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def _nms(boxes, threshold, top_k):
+    """Greedy non-maximum suppression of [(score, box)] sorted by descending score."""
+    kept = []
+    for score, box in boxes:
+        if all(_overlap(box, other) <= threshold for _, other in kept):
+            kept.append((score, box))
+            if len(kept) == top_k:
+                break
+    return kept
+
+
+def _build(video, label, links):
+    """The `Tube` of `links`, [(frame, score, box)] in frame order, with boxes interpolated
+    between linked frames."""
+    frames = np.array([f for f, _, _ in links], np.float64)
+    boxes = np.array([b for _, _, b in links], np.float64)
+    every = np.arange(frames[0], frames[-1] + 1)
+    dense = np.stack([every] + [np.interp(every, frames, boxes[:, k]) for k in range(4)], axis=1)
+    return Tube(video, label, float(np.mean([s for _, s, _ in links])), dense)
+
+
+def _link(candidates, iou):
+    """Greedy linking of one video and class. `candidates`: [(grid position, frame, [(score,
+    box)] by descending score)] in frame order, for the grid frames where the class has boxes
+    (at the others every open tube closes). Returns lists of (frame, score, box)."""
+    open_tubes, closed, previous = [], [], None  # a tube: [sum of its scores, links]
+    for position, frame, boxes in candidates:
+        if previous is not None and position > previous + 1:
+            closed += open_tubes  # a grid frame without this class came in between
+            open_tubes = []
+        previous = position
+        free = [True] * len(boxes)
+        open_tubes.sort(key=lambda t: -t[0] / len(t[1]))
+        still_open = []
+        for tube in open_tubes:
+            last = tube[1][-1][2]
+            best = next((i for i, (_, box) in enumerate(boxes)
+                         if free[i] and _overlap(last, box) >= iou), None)
+            if best is None:
+                closed.append(tube)
+                continue
+            free[best] = False
+            tube[0] += boxes[best][0]
+            tube[1].append((frame, *boxes[best]))
+            still_open.append(tube)
+        open_tubes = still_open + [[score, [(frame, score, box)]]
+                                   for (score, box), unused in zip(boxes, free) if unused]
+    return [links for _, links in closed + open_tubes]
+
+
+def _suppress(tubes, threshold):
+    """Tubes (of one video and class) by descending score, without those overlapping a
+    higher-scored one by spatio-temporal IoU > `threshold`."""
+    kept = []
+    for tube in sorted(tubes, key=lambda t: -t.score):
+        if all(tube_iou(tube.boxes, k.boxes) <= threshold for k in kept):
+            kept.append(tube)
+    return kept
+
+
+def link_tubes(detections, iou=0.5, nms_iou=0.6, top_k=10, min_length=15, tube_nms_iou=0.3):
+    """Action tubes of per-frame `detections`, rows (video index, frame, label index, score,
+    x1, y1, x2, y2) as `frame_ap` takes them, linked as the module docstring says.
+
+    Returns `Tube`s ordered by video, label and descending score, for `video_ap`.
+    `tube_nms_iou=None` keeps overlapping tubes; `min_length=1` keeps every tube. Defaults
+    are ACT's and MOC's (their tube length limit is 15 frames, JHMDB-21's shortest video).
+    """
+    for name, value in (("iou", iou), ("nms_iou", nms_iou)):
+        if not 0 < value <= 1:
+            raise ValueError(f"{name} must be in (0, 1], got {value!r}")
+    if tube_nms_iou is not None and not 0 <= tube_nms_iou <= 1:
+        raise ValueError(f"tube_nms_iou must be in [0, 1] or None, got {tube_nms_iou!r}")
+    if int(top_k) < 1 or int(min_length) < 1:
+        raise ValueError(f"top_k and min_length must be >= 1, got {top_k!r}, {min_length!r}")
+    rows = _detection_rows(detections)
+    rows = rows[np.lexsort((-rows[:, 3], rows[:, 1], rows[:, 2], rows[:, 0]))]  # stable
+    result = []
+    for video, in_video in _runs(rows, 0):
+        grid = {frame: position for position, frame in enumerate(np.unique(in_video[:, 1]))}
+        for label, mine in _runs(in_video, 2):
+            candidates = []  # in frame order, each frame by descending score
+            for frame, frame_rows in itertools.groupby(mine.tolist(), key=lambda r: r[1]):
+                boxes = _nms([(r[3], r[4:]) for r in frame_rows], nms_iou, int(top_k))
+                candidates.append((grid[frame], int(frame), boxes))
+            tubes = [_build(int(video), int(label), links) for links in _link(candidates, iou)
+                     if links[-1][0] - links[0][0] + 1 >= min_length]
+            if tube_nms_iou is not None:
+                tubes = _suppress(tubes, tube_nms_iou)
+            result += sorted(tubes, key=lambda t: -t.score)
+    return result

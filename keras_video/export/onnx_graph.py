@@ -1,0 +1,250 @@
+"""The ONNX graph of an export: the model traced in its native 3D form, converted by tf2onnx,
+then repaired and cleaned so that onnxruntime spends its time in the convs.
+
+In the layers' default form every 3D conv and pool is a 2D op over frames, which reaches ONNX
+wrapped in Reshape / Transpose / Cast nodes (and Slice / Concat / Compress for the pools'
+mirrored padding). In the native 3D form (`keras_video.layers.forms`) each layer is one Conv,
+MaxPool or AveragePool, and tf2onnx's transpose optimizer leaves a single layout Transpose at
+the input. Three passes then finish the graph:
+- `set_conv_groups`: tf2onnx 1.17 reads the channel count of 2D layouts only, so the grouped 3D
+  conv of a `DepthwiseConv3D` arrives with `group=1`;
+- `drop_identity_reshapes`: where a layout Transpose meets a tensor of spatial size 1, tf2onnx
+  writes a Reshape to the shape the tensor already has;
+- `fold_pads`: padding TensorFlow's convs and pools cannot express ("symmetric", as PyTorch's)
+  is an explicit Pad in front of them; ONNX Conv and MaxPool take it as their own `pads`;
+- `hoist_transposes`: the input's layout Transpose comes after the preprocessing's per-channel
+  multiply-add, which onnxruntime broadcasts slowly over a last axis of 3; moved above them,
+  the two run over whole channel planes.
+The result is the graph one would write by hand: torchvision's S3D exports to the same Conv /
+Relu / MaxPool / Concat sequence.
+"""
+import collections
+import math
+
+import onnx
+from onnx import helper, numpy_helper
+
+from keras_video.layers import forms
+
+# The pad value each consumer's own padding stands for: zeros for Conv; MaxPool ignores its
+# padded positions, which is padding with -inf.
+PAD_VALUES = {"Conv": 0.0, "MaxPool": -math.inf}
+
+
+def convert(function, spec, opset):
+    """`function` (a `tf.function` of one video argument) as an ONNX `ModelProto`: traced in
+    the layers' native 3D form, converted by tf2onnx at `opset`, then repaired and cleaned by
+    the passes below."""
+    import tf2onnx
+    with forms.native_3d():
+        proto, _ = tf2onnx.convert.from_function(function, input_signature=[spec], opset=opset)
+    shapes = inferred_shapes(proto)
+    set_conv_groups(proto.graph, shapes)
+    drop_identity_reshapes(proto.graph, shapes)
+    fold_pads(proto.graph)
+    hoist_transposes(proto.graph)
+    return proto
+
+
+def inferred_shapes(proto):
+    """Tensor name -> dims (an int where static, else None) from ONNX shape inference."""
+    graph = onnx.shape_inference.infer_shapes(proto).graph
+    return {info.name: [d.dim_value if d.HasField("dim_value") else None
+                        for d in info.type.tensor_type.shape.dim]
+            for info in list(graph.input) + list(graph.value_info) + list(graph.output)
+            if info.type.tensor_type.HasField("shape")}
+
+
+def set_conv_groups(graph, shapes):
+    """Sets each Conv's `group` to its input channels over its kernel's input channels (where
+    both are known), as the TensorFlow op it came from implied. Returns how many it changed."""
+    kernels = {tensor.name: tuple(tensor.dims) for tensor in graph.initializer}
+    changed = 0
+    for node in graph.node:
+        if node.op_type != "Conv" or node.input[1] not in kernels:
+            continue
+        channels = (shapes.get(node.input[0]) or [None, None])[1]
+        per_group = kernels[node.input[1]][1]
+        if channels is None or channels % per_group:
+            continue
+        groups = channels // per_group
+        group = _attribute(node, "group")
+        if (group.i if group is not None else 1) != groups:
+            if group is not None:
+                node.attribute.remove(group)
+            node.attribute.append(helper.make_attribute("group", groups))
+            changed += 1
+    return changed
+
+
+def drop_identity_reshapes(graph, shapes):
+    """Removes each Reshape to the shape its input already has (tf2onnx writes one in place of
+    a layout Transpose on a tensor whose spatial sizes are all 1). Returns how many."""
+    constants = {tensor.name: tensor for tensor in graph.initializer}
+    outputs = {output.name for output in graph.output}
+    dropped = []
+    for node in graph.node:
+        allowzero = _attribute(node, "allowzero")
+        if node.op_type != "Reshape" or node.input[1] not in constants or \
+                node.output[0] in outputs or (allowzero is not None and allowzero.i):
+            continue
+        before = shapes.get(node.input[0])
+        target = [int(d) for d in numpy_helper.to_array(constants[node.input[1]])]
+        if before is None or len(before) != len(target) or None in before[1:] or \
+                before[1:] != target[1:] or target[0] not in (-1, 0, before[0]):
+            continue
+        for reader in graph.node:
+            for i, name in enumerate(reader.input):
+                if name == node.output[0]:
+                    reader.input[i] = node.input[0]
+        dropped.append(node)
+    for node in dropped:
+        graph.node.remove(node)
+    _drop_unread_initializers(graph, {node.input[1] for node in dropped})
+    return len(dropped)
+
+
+def fold_pads(graph):
+    """Removes each constant-mode `Pad` whose only reader is a Conv (padding zeros) or a
+    single-output MaxPool (padding -inf), directly or through one Transpose, by adding its
+    spatial pads to that node's `pads`. Pads of other values, modes or axes, and pads read by
+    anything else, stay. Edits `graph` (a `GraphProto`) in place; returns how many it folded."""
+    constants = {tensor.name: tensor for tensor in graph.initializer}
+    readers = {}
+    for node in graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    outputs = {output.name for output in graph.output}
+
+    def only_reader(name):
+        nodes = readers.get(name, [])
+        return nodes[0] if len(nodes) == 1 and name not in outputs else None
+
+    folded = []
+    for pad in [node for node in graph.node if node.op_type == "Pad"]:
+        begin_end = _constant_pads(pad, constants)
+        if begin_end is None:
+            continue
+        value, (begin, end) = begin_end
+        target, transpose = only_reader(pad.output[0]), None
+        if target is not None and target.op_type == "Transpose":
+            transpose, target = target, only_reader(target.output[0])
+            perm = list(helper.get_attribute_value(_attribute(transpose, "perm")))
+            begin, end = [begin[i] for i in perm], [end[i] for i in perm]
+        if target is None or not _takes_pads(target, value) or any(begin[:2]) or any(end[:2]):
+            continue
+        spatial = len(begin) - 2
+        pads = _attribute(target, "pads")
+        current = list(pads.ints) if pads is not None else [0] * (2 * spatial)
+        merged = [a + b for a, b in zip(current, begin[2:] + end[2:])]
+        _set_pads(target, merged)
+        reader = transpose if transpose is not None else target
+        reader.input[0] = pad.input[0]
+        if transpose is not None:  # its output is now the unpadded tensor: drop the stale shape
+            _drop_value_info(graph, transpose.output[0])
+        folded.append(pad)
+    for pad in folded:
+        graph.node.remove(pad)
+    _drop_unread_initializers(graph, {name for pad in folded for name in pad.input[1:]})
+    return len(folded)
+
+
+ELEMENTWISE_WITH_CONSTANT = ("Mul", "Add", "Sub", "Div")
+
+
+def hoist_transposes(graph):
+    """Moves each Transpose above the elementwise ops with a constant second operand that
+    feed it alone (`T(x * c)` becomes `T(x) * T(c)`, the constant broadcast to full rank
+    and permuted), repeatedly. Returns how many moves it made."""
+    constants = {tensor.name: tensor for tensor in graph.initializer}
+    outputs = {output.name for output in graph.output}
+    moves = 0
+    while True:
+        producers = {name: node for node in graph.node for name in node.output}
+        reads = collections.Counter(name for node in graph.node for name in node.input)
+        move = None
+        for transpose in (node for node in graph.node if node.op_type == "Transpose"):
+            op = producers.get(transpose.input[0])
+            if op is None or op.op_type not in ELEMENTWISE_WITH_CONSTANT or \
+                    op.input[1] not in constants or reads[op.output[0]] != 1 or \
+                    op.output[0] in outputs:
+                continue
+            perm = list(helper.get_attribute_value(_attribute(transpose, "perm")))
+            value = numpy_helper.to_array(constants[op.input[1]])
+            if value.ndim <= len(perm):
+                move = transpose, op, perm, value
+                break
+        if move is None:
+            return moves
+        transpose, op, perm, value = move
+        full = value.reshape((1,) * (len(perm) - value.ndim) + value.shape).transpose(perm)
+        name = f"{op.input[1]}_{'_'.join(map(str, perm))}"
+        if name not in constants:
+            constants[name] = numpy_helper.from_array(full.copy(), name)
+            graph.initializer.append(constants[name])
+        data, permuted, result, old = op.input[0], op.output[0], transpose.output[0], op.input[1]
+        transpose.input[0], transpose.output[0] = data, permuted
+        op.input[0], op.input[1], op.output[0] = permuted, name, result
+        _drop_value_info(graph, permuted)
+        nodes = list(graph.node)  # keep the graph topologically sorted: transpose first
+        nodes.remove(transpose)
+        nodes.insert(nodes.index(op), transpose)
+        del graph.node[:]
+        graph.node.extend(nodes)
+        _drop_unread_initializers(graph, {old})
+        moves += 1
+
+
+def _constant_pads(pad, constants):
+    """`(value, (begin, end))` of a constant-mode Pad with constant pads, else None."""
+    mode = _attribute(pad, "mode")
+    if mode is not None and helper.get_attribute_value(mode) != b"constant":
+        return None
+    inputs = list(pad.input) + [""] * (4 - len(pad.input))
+    if inputs[1] not in constants or inputs[3]:  # dynamic pads, or an `axes` input
+        return None
+    if inputs[2] and inputs[2] not in constants:
+        return None
+    value = float(numpy_helper.to_array(constants[inputs[2]])) if inputs[2] else 0.0
+    pads = [int(p) for p in numpy_helper.to_array(constants[inputs[1]])]
+    if any(p < 0 for p in pads):  # negative pads crop
+        return None
+    rank = len(pads) // 2
+    return value, (pads[:rank], pads[rank:])
+
+
+def _takes_pads(node, value):
+    if PAD_VALUES.get(node.op_type) != value:
+        return False
+    if node.op_type == "MaxPool" and len([o for o in node.output if o]) > 1:
+        return False  # its indices would count positions in the padded tensor
+    auto_pad = _attribute(node, "auto_pad")
+    return auto_pad is None or helper.get_attribute_value(auto_pad) in (b"NOTSET", b"VALID")
+
+
+def _attribute(node, name):
+    return next((a for a in node.attribute if a.name == name), None)
+
+
+def _set_pads(node, pads):
+    """Explicit `pads` (replacing an `auto_pad` of NOTSET or VALID, which they express)."""
+    for attribute in [a for a in node.attribute if a.name in ("pads", "auto_pad")]:
+        node.attribute.remove(attribute)
+    node.attribute.append(helper.make_attribute("pads", pads))
+
+
+def _drop_value_info(graph, name):
+    for info in [v for v in graph.value_info if v.name == name]:
+        graph.value_info.remove(info)
+
+
+def _drop_unread_initializers(graph, names):
+    read = {name for node in graph.node for name in node.input}
+    read |= {output.name for output in graph.output}
+    for tensor in [t for t in graph.initializer if t.name in names and t.name not in read]:
+        graph.initializer.remove(tensor)
+
+
+def op_counts(proto):
+    """ONNX op type -> count in a `ModelProto`'s main graph."""
+    return dict(collections.Counter(node.op_type for node in proto.graph.node))

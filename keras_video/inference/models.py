@@ -1,0 +1,50 @@
+"""From what a user names a model by to the Keras model: a registered model name (built, with
+`weights` if given), a registered preset name, a preset directory or a `.keras` file."""
+import os
+
+import keras
+
+from keras_video import presets, zoo
+
+
+def keras_model(model, weights=None, frames=None, size=None, classes=None):
+    """The Keras model `model` names. `frames` / `size` set the input shape of a model that is
+    built here (a registered name, a zoo preset), `classes` its head (a new one where the
+    weights have other classes)."""
+    if isinstance(model, keras.Model):
+        return model
+    path = os.fspath(model)
+    overrides = {}
+    if frames or size:
+        overrides["input_shape"] = (frames, size, size, 3)
+    if classes:
+        overrides["classes"] = classes
+    if os.path.isdir(path):
+        return presets.load(path, **overrides)
+    if os.path.exists(path):
+        if not path.endswith(".keras"):
+            raise ValueError(f"{path}: expected a preset directory, a .keras, .tflite or .onnx "
+                             "file, or a SavedModel folder")
+        if overrides:
+            raise ValueError(f"{path} is a saved model: its clip shape and classes are fixed")
+        try:
+            return keras.saving.load_model(path)
+        except (OSError, ValueError) as error:  # Keras reports a damaged zip as missing
+            raise ValueError(f"{path} is not a readable .keras file "
+                             f"({str(error).splitlines()[0]})") from None
+    if path in presets.list_presets():
+        if weights is not None:
+            raise ValueError(f"{path} is a preset (a model with its weights): drop --weights")
+        return presets.load(path, **overrides)
+    try:
+        zoo.get_builder(path)
+    except ValueError:
+        raise ValueError(f"{path!r} is not a file, a preset directory, a registered model "
+                         f"({', '.join(zoo.list_models())}) or a registered preset "
+                         f"({', '.join(presets.list_presets())})") from None
+    if weights is not None and not os.path.isfile(os.fspath(weights)):
+        # Registered weights or a preset directory: the network they were saved with.
+        preset = presets.resolve(weights, zoo.get_builder(path).registry_name)
+        if not isinstance(preset.weights, presets.InflatedWeights):
+            return presets.load(preset, **overrides)
+    return zoo.get(path, weights=weights, **overrides)

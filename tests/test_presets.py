@@ -1,0 +1,333 @@
+"""Presets saved as directories: what they hold, loading them with builder overrides, their
+facts travelling into every exported file, and the errors of bad presets and files."""
+import json
+import os
+import shutil
+
+import keras
+import numpy as np
+import pytest
+
+from keras_video import export, inference, presets, zoo
+
+from conftest import CLIP, TINY
+
+NAMES = ["walk", "run", "jump"]
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """A tiny S3D-G saved as a preset with three named classes and a clip spec."""
+    root = tmp_path_factory.mktemp("presets")
+    model = zoo.S3DG(input_shape=CLIP, classes=3, **TINY)
+    preset = presets.save(model, root / "tiny_s3dg", class_names=NAMES, fps=12, frame_stride=2,
+                          short_side=40, source="a test", license="MIT")
+    return root, model, preset
+
+
+def clips(n=2, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (n,) + CLIP).astype("float32")
+
+
+def test_a_saved_preset_holds_the_model_its_names_and_clip_spec(saved):
+    root, model, preset = saved
+    folder = root / "tiny_s3dg"
+    assert sorted(os.listdir(folder)) == ["config.json", "metadata.json", "model.weights.h5"]
+    assert not [name for name in os.listdir(root) if "partial" in name]
+    config = json.loads((folder / "config.json").read_text())
+    assert config["registered_name"] == "keras_video>VideoModel"
+    assert config["config"]["builder"] == "s3dg"
+    metadata = json.loads((folder / "metadata.json").read_text())
+    assert metadata["class_names"] == NAMES and metadata["source"] == "a test"
+    assert metadata["parameter_count"] == model.count_params()
+    # What the model fixes comes from it: frames and crop from the input, mean / std from its
+    # preprocessing layer; the rest from the caller.
+    assert metadata["clip"]["frames"] == 8 and metadata["clip"]["crop"] == [32, 32]
+    assert (metadata["clip"]["fps"], metadata["clip"]["frame_stride"]) == (12, 2)
+    np.testing.assert_allclose(metadata["clip"]["std"], zoo.base.KINETICS_MEAN_STD[1])
+    loaded = presets.load(folder)
+    assert isinstance(loaded, zoo.VideoModel) and loaded.preset.class_names == tuple(NAMES)
+    assert loaded.preset.clip == preset.clip and loaded.preset.name == "tiny_s3dg"
+    np.testing.assert_array_equal(loaded(clips()), model(clips()))
+
+
+def test_builders_and_zoo_get_take_a_preset_directory(saved):
+    root, model, _ = saved
+    built = zoo.get("s3dg", input_shape=CLIP, classes=3, weights=str(root / "tiny_s3dg"), **TINY)
+    np.testing.assert_array_equal(built(clips()), model(clips()))
+    assert built.preset.class_names == tuple(NAMES)
+    with pytest.raises(ValueError, match="holds 's3dg' weights; the model is 's3d'"):
+        zoo.S3D(input_shape=CLIP, classes=3, weights=str(root / "tiny_s3dg"), **TINY)
+
+
+def test_loading_with_builder_overrides(saved):
+    root, model, _ = saved
+    backbone = presets.load(root / "tiny_s3dg", include_top=False, pooling="avg",
+                            input_shape=(16, 48, 48, 3))
+    assert backbone.output.shape[-1] > 0 and backbone.preset.class_names is None
+    full = keras.Model(model.inputs, model.get_layer("Mixed_5c").output)
+    expected = np.asarray(full(clips())).mean(axis=(1, 2, 3))
+    np.testing.assert_allclose(presets.load(root / "tiny_s3dg", include_top=False,
+                                            pooling="avg")(clips()), expected, atol=1e-5)
+    # Other classes: a new head, everything else from the preset.
+    other = presets.load(root / "tiny_s3dg", classes=5)
+    assert other.output.shape[-1] == 5 and other.preset.class_names is None
+    assert other.preset.metrics == {} and "initialised from tiny_s3dg" in other.preset.source
+    np.testing.assert_array_equal(other.get_layer("Mixed_5c").weights[0],
+                                  model.get_layer("Mixed_5c").weights[0])
+
+
+def test_a_keras_file_keeps_the_preset(saved, tmp_path):
+    root, model, _ = saved
+    presets.load(root / "tiny_s3dg").save(tmp_path / "m.keras")
+    reloaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert reloaded.preset.class_names == tuple(NAMES) and reloaded.preset.clip.fps == 12
+    np.testing.assert_array_equal(reloaded(clips()), model(clips()))
+    assert inference.load(tmp_path / "m.keras").class_names == NAMES
+
+
+@pytest.mark.parametrize("fmt", ["savedmodel", "tflite", "onnx"])
+def test_every_exported_file_carries_the_names_and_clip_spec_alone(saved, tmp_path, fmt):
+    """Exported from the preset, moved alone into an empty folder: the file itself still gives
+    the class names and the clip spec, and computes the preset's model."""
+    root, model, preset = saved
+    out = tmp_path / "export" / {"savedmodel": "serving", "tflite": "m.tflite",
+                                 "onnx": "m.onnx"}[fmt]
+    out.parent.mkdir()
+    written = export.export(str(root / "tiny_s3dg"), fmt, out)["path"]
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    moved = shutil.move(written, alone / os.path.basename(written))
+    assert sorted(os.listdir(alone)) == [os.path.basename(written)]
+    predictor = inference.load(moved)
+    assert predictor.class_names == NAMES
+    assert predictor.clip == preset.clip
+    assert predictor.metadata["source"] == "a test" and predictor.metadata["builder"] == "s3dg"
+    np.testing.assert_allclose(predictor(clips()), model(clips()), atol=1e-4)
+
+
+def test_decode_predictions(saved):
+    root, model, _ = saved
+    loaded = presets.load(root / "tiny_s3dg")
+    probabilities = np.asarray(loaded(clips()))
+    decoded = inference.decode_predictions(probabilities, top=2, class_names=loaded)
+    assert len(decoded) == 2 and all(len(row) == 2 for row in decoded)
+    for row, scores in zip(decoded, probabilities):
+        best = int(np.argmax(scores))
+        assert row[0] == (best, NAMES[best], pytest.approx(float(scores[best])))
+        assert row[0][2] >= row[1][2]
+    kinetics = inference.decode_predictions(np.eye(400)[[8]], top=1)
+    assert kinetics == [[(8, "assembling computer", 1.0)]]
+    with pytest.raises(ValueError, match="no class names for 3 classes"):
+        inference.decode_predictions(probabilities)
+
+
+def test_features_are_the_backbones_pooled_output_per_window(saved, tmp_path):
+    from keras_video import data
+    root, model, _ = saved
+    frames = np.random.default_rng(1).integers(0, 256, (20, 36, 44, 3)).astype("uint8")
+    video = str(tmp_path / "v.mp4")
+    data.write_video(video, frames, fps=10)
+    loaded = presets.load(root / "tiny_s3dg", input_shape=(None, None, None, 3))
+    result = inference.extract_features(loaded, video, window=8, stride=4, frame_stride=1,
+                                        fps=10, size=32)
+    # Windows of 8 frames every 4 frames of 20: starts 0, 4, 8, 12.
+    assert result["features"].shape[0] == 4
+    np.testing.assert_allclose(result["start_sec"], [0.0, 0.4, 0.8, 1.2], atol=1e-6)
+    backbone = zoo.S3DG(include_top=False, pooling="avg", input_shape=CLIP, **TINY,
+                        weights=str(root / "tiny_s3dg"))
+    spec = presets.ClipSpec(frames=8, crop=32, fps=10, short_side=40)  # as the preset resizes
+    with inference.VideoWindows(video, spec, step=4) as windows:
+        batch = next(windows.batches(8))
+    np.testing.assert_allclose(result["features"], backbone(batch.astype("float32")),
+                               atol=1e-5)
+    paths = inference.write_features(result, tmp_path / "features")
+    assert np.load(paths[0]).shape == result["features"].shape
+    assert np.load(paths[1]).shape == (4, 2)
+
+
+# ------------------------------------------------------------------------------- bad input
+def test_a_preset_missing_a_file_names_it(saved, tmp_path):
+    root, _, _ = saved
+    broken = tmp_path / "broken"
+    shutil.copytree(root / "tiny_s3dg", broken)
+    os.remove(broken / "model.weights.h5")
+    with pytest.raises(presets.PresetError, match="model.weights.h5 is missing"):
+        presets.load(broken)
+    shutil.copy(root / "tiny_s3dg" / "model.weights.h5", broken)
+    (broken / "metadata.json").write_text('{"class_names": ["a"')  # truncated
+    with pytest.raises(presets.PresetError, match="metadata.json is corrupt"):
+        presets.load(broken)
+    shutil.copy(root / "tiny_s3dg" / "metadata.json", broken)
+    with open(broken / "model.weights.h5", "r+b") as f:  # a flipped byte in the weights
+        f.seek(4000)
+        byte = f.read(1)
+        f.seek(4000)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(presets.PresetError, match="does not match the sha256"):
+        presets.load(broken)
+
+
+def test_save_refuses_wrong_class_names_and_leaves_nothing_behind(tmp_path, monkeypatch):
+    model = zoo.S3D(input_shape=CLIP, classes=3, **TINY)
+    with pytest.raises(ValueError, match="2 class names for a model with 3 outputs"):
+        presets.save(model, tmp_path / "p", class_names=["a", "b"])
+    with pytest.raises(ValueError, match="clip frames=16 contradicts the model"):
+        presets.save(model, tmp_path / "p", class_names=NAMES, frames=16)
+    assert os.listdir(tmp_path) == []
+    presets.save(model, tmp_path / "p", class_names=NAMES)
+    with pytest.raises(FileExistsError):
+        presets.save(model, tmp_path / "p", class_names=NAMES)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(keras.Model, "save_weights", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        presets.save(model, tmp_path / "p", class_names=["x", "y", "z"], overwrite=True)
+    assert sorted(os.listdir(tmp_path)) == ["p"]  # the earlier preset, whole
+    assert presets.read_directory(tmp_path / "p").class_names == tuple(NAMES)
+
+
+@pytest.mark.parametrize("fmt", ["tflite", "onnx", "savedmodel"])
+def test_damaged_exported_files_are_refused_with_their_name(saved, tmp_path, fmt):
+    root, model, _ = saved
+    out = tmp_path / {"savedmodel": "serving", "tflite": "m.tflite", "onnx": "m.onnx"}[fmt]
+    path = export.export(model, fmt, out, class_names=NAMES)["path"]
+    target = os.path.join(path, "variables", "variables.data-00000-of-00001") \
+        if fmt == "savedmodel" else path
+    content = bytearray(open(target, "rb").read())
+    content[len(content) // 2] ^= 0x01  # one flipped bit, in the weights
+    open(target, "wb").write(bytes(content))
+    with pytest.raises(inference.CorruptModelError, match=f"{os.path.basename(path)}.*damaged"):
+        inference.load(path)
+
+
+def test_corrupt_metadata_in_an_exported_file_names_the_file(saved, tmp_path):
+    import onnx
+    root, model, _ = saved
+    path = export.export(model, "onnx", tmp_path / "m.onnx", class_names=NAMES)["path"]
+    proto = onnx.load(path)
+    onnx.helper.set_model_props(proto, {"keras_video": '{"format_version": 1, "class_na'})
+    onnx.save(proto, tmp_path / "bad.onnx")
+    with pytest.raises(inference.CorruptModelError, match="bad.onnx.*not valid JSON"):
+        inference.load(tmp_path / "bad.onnx")
+
+
+def test_unknown_presets_and_weights_say_what_exists(tmp_path):
+    with pytest.raises(ValueError, match="Registered presets: .*s3d.kinetics400"):
+        presets.load("s3d.kinetics700")
+    with pytest.raises(ValueError, match="Registered weights for 's3d': imagenet, kinetics400"):
+        zoo.S3D(weights="kinetics700", **TINY)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(presets.PresetError, match="config.json is missing"):
+        presets.load(tmp_path / "empty")
+
+
+# ------------------------------------------------------------------ the command line reads them
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    from keras_video import data
+    path = tmp_path_factory.mktemp("video") / "v.mp4"
+    data.write_video(str(path), np.random.default_rng(2).integers(0, 256, (30, 40, 48, 3))
+                     .astype("uint8"), fps=12)
+    return str(path)
+
+
+def predict_json(capsys, *args):
+    from keras_video import cli
+    status = cli.main(["predict", *args, "--json"])
+    out, err = capsys.readouterr()
+    return status, (json.loads(out) if out else None), err
+
+
+def test_predict_reads_names_and_clip_from_the_preset_and_each_file_alone(saved, video, tmp_path,
+                                                                         capsys):
+    root, model, preset = saved
+    status, result, err = predict_json(capsys, video, "--model", str(root / "tiny_s3dg"))
+    assert status == 0, err
+    assert {c["class"] for c in result["top"]} == set(NAMES)
+    # The preset's clip: 8 frames every 2nd frame at 12 fps, short side 40, crop 32.
+    assert (result["window"], result["frame_stride"], result["size"]) == (8, 2, [32, 32])
+    assert result["fps"] == 12
+    for fmt in ("savedmodel", "tflite", "onnx"):
+        folder = tmp_path / fmt
+        folder.mkdir()
+        written = export.export(str(root / "tiny_s3dg"), fmt, folder / f"m.{fmt}")["path"]
+        alone = tmp_path / f"{fmt}_alone"
+        alone.mkdir()
+        moved = shutil.move(written, alone / os.path.basename(written))
+        status, exported, err = predict_json(capsys, video, "--model", str(moved))
+        assert status == 0, err
+        assert [c["class"] for c in exported["top"]] == [c["class"] for c in result["top"]]
+        assert exported["window"] == preset.clip.frames == 8
+        for ours, theirs in zip(exported["top"], result["top"]):
+            assert ours["score"] == pytest.approx(theirs["score"], abs=1e-4)
+
+
+def test_predict_with_a_registered_weights_entry_from_a_mirror(tmp_path, video, capsys,
+                                                               monkeypatch):
+    """A weights entry whose upstream file the test writes into a local mirror (its real
+    sha256): `predict --model NAME --weights ENTRY` prints the entry's class names, through
+    the same code path as preset directories."""
+    import dataclasses
+    import hashlib
+    from keras_video.weights import fetching
+    source = zoo.S3D(input_shape=CLIP, classes=3, **TINY)
+    mirror = tmp_path / "mirror"
+    presets.save(source, tmp_path / "upstream", class_names=["x"] * 3)
+    mirror.mkdir()
+    shutil.copy(tmp_path / "upstream" / "model.weights.h5", mirror / "tiny_s3d.weights.h5")
+    digest = hashlib.sha256((mirror / "tiny_s3d.weights.h5").read_bytes()).hexdigest()
+
+    def convert(model, path):
+        model.load_weights(path)
+        return model
+
+    registered = presets.get("s3d.kinetics400")
+    entry = dataclasses.replace(
+        registered, name="s3d.tiny_entry", class_names=("left", "right", "still"),
+        model=presets.model_config("s3d", classes=3, input_shape=list(CLIP), **TINY),
+        weights=presets.UpstreamWeights((presets.SourceFile(
+            "https://unreachable.invalid/tiny_s3d.weights.h5", "tiny_s3d.weights.h5",
+            sha256=digest),), convert, "keras"),
+        clip=dataclasses.replace(registered.clip, frames=8, crop=(32, 32), short_side=None))
+    monkeypatch.setitem(presets._REGISTRY, entry.name, entry)
+    monkeypatch.setenv(fetching.MIRROR_ENV, str(mirror))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    status, result, err = predict_json(capsys, video, "--model", "s3d", "--weights",
+                                       "tiny_entry")
+    assert status == 0, err
+    assert {c["class"] for c in result["top"]} == {"left", "right", "still"}
+    status, by_name, err = predict_json(capsys, video, "--model", "s3d.tiny_entry")
+    assert status == 0 and by_name["top"] == result["top"], err
+    expected = np.asarray(source(next(inference.VideoWindows(
+        video, presets.ClipSpec(frames=8, crop=32, fps=15)).batches(1)).astype("float32")))
+    assert result["timeline"][0]["top"][0]["class"] == ("left", "right", "still")[
+        int(np.argmax(expected))]
+
+
+def test_one_bad_video_costs_only_its_own_result(saved, video, tmp_path, capsys):
+    root, _, _ = saved
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video at all")
+    status, results, err = predict_json(capsys, video, str(bad), video, "--model",
+                                        str(root / "tiny_s3dg"))
+    assert status == 1  # some video failed
+    assert [("error" in r) for r in results] == [False, True, False]
+    assert str(bad) in results[1]["video"] and "\n" not in results[1]["error"]
+    assert results[0]["top"] == results[2]["top"]
+
+
+def test_features_command_writes_one_row_per_window(saved, video, tmp_path, capsys):
+    from keras_video import cli
+    root, _, _ = saved
+    status = cli.main(["features", video, "--model", str(root / "tiny_s3dg"), "--out",
+                       str(tmp_path / "f"), "--json"])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    row = json.loads(out)["videos"][0]
+    features = np.load(tmp_path / "f" / "v.npy")
+    times = np.load(tmp_path / "f" / "v.timestamps.npy")
+    assert features.shape == (row["windows"], row["channels"]) and times.shape == (row["windows"], 2)
+    assert np.all(np.diff(times[:, 0]) > 0)
