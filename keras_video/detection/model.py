@@ -97,6 +97,14 @@ class ActionDetector(keras.Model):
     """Spatio-temporal action detector; see the module docstring. Build it with
     `action_detector(...)`; `backbone` here is the feature extractor model."""
 
+    # What `keras_video.presets` reads to save a detector as a preset directory: the class
+    # count from the classifier, the clip (frames, size, value range) from the backbone.
+    classifier_layer = "classifier"
+
+    @property
+    def video_network(self):
+        return self.backbone
+
     def __init__(self, backbone, classes, multi_label=False, proposals="learned", max_boxes=8,
                  roi_size=7, sampling_ratio=2, dropout_rate=0.5, localization_units=None,
                  localization_upsampling=1, loss_weights=None, **kwargs):
