@@ -167,3 +167,110 @@ def fit_detector(model, samples, *, num_frames, size, epochs, batch_size=8, stri
     build_before_fit(model, dataset.element_spec)
     return model.fit(dataset, epochs=epochs, steps_per_epoch=steps, callbacks=list(callbacks),
                      verbose=verbose)
+
+
+# --- recipes ----------------------------------------------------------------------------------
+# A detection recipe (keras_video/recipes/detection/*.yaml): the sections and keys it may
+# hold, and their defaults. `model` goes to `action_detector`, `train` to `fit_detector`.
+RECIPE_DEFAULTS = {
+    "model": {"backbone": "s3dg", "weights": None, "kwargs": {}},
+    "data": {"ground_truth": None, "video_root": None, "split": 0, "extension": None,
+             "num_frames": 16, "stride": 1, "size": 224, "edge": "pad",
+             "empty_frames": "keep", "key_frame_step": 1, "scale": [0.6, 1.0], "flip": True,
+             "min_visible": 0.25, "cache": False},
+    "train": {"epochs": 10, "batch_size": 8, "steps_per_epoch": None, "optimizer": "adamw",
+              "learning_rate": 1e-3, "weight_decay": 1e-4, "warmup_epochs": 0.0,
+              "clipnorm": None, "seed": 0},
+    "evaluation": {"key_frame_step": 1, "batch_size": 8, "link": {}},
+}
+RECIPE_FOLDER = "detection"  # beside the classification recipes, which another schema reads
+
+
+def load_recipe(name_or_path, overrides=None):
+    """A detection recipe: a packaged one's name (`s3dg_jhmdb_split1`: the file
+    `keras_video/recipes/detection/<name>.yaml`) or a YAML file, with the defaults of
+    `RECIPE_DEFAULTS` filled in and `overrides` (`{"train.epochs": 2}`) applied. Unknown
+    sections or keys raise, naming them."""
+    import os
+
+    import yaml
+
+    from keras_video import recipes
+
+    path = os.fspath(name_or_path)
+    if not os.path.isfile(path):
+        packaged = os.path.join(recipes.FOLDER, RECIPE_FOLDER, path + ".yaml")
+        if not os.path.isfile(packaged):
+            names = sorted(f[:-5] for f in os.listdir(os.path.dirname(packaged))
+                           if f.endswith(".yaml"))
+            raise FileNotFoundError(f"no detection recipe {path!r}: neither a file nor a "
+                                    f"packaged one ({', '.join(names)})")
+        path = packaged
+    with open(path, encoding="utf-8") as f:
+        given = yaml.safe_load(f) or {}
+    if not isinstance(given, dict) or given.pop("task", "detection") != "detection":
+        raise ValueError(f"{path} is not a detection recipe (task: detection)")
+    recipe = {section: dict(values) for section, values in RECIPE_DEFAULTS.items()}
+    for section, values in list(given.items()) + [
+            (key.split(".", 1)[0], {key.split(".", 1)[1]: value})
+            for key, value in (overrides or {}).items() if "." in key]:
+        if section not in recipe or not isinstance(values, dict):
+            raise ValueError(f"{path}: unknown section {section!r}; the sections are "
+                             f"{sorted(recipe)}")
+        unknown = set(values) - set(RECIPE_DEFAULTS[section])
+        if unknown:
+            raise ValueError(f"{path}: unknown {section} keys {sorted(unknown)}; the keys "
+                             f"are {sorted(RECIPE_DEFAULTS[section])}")
+        recipe[section].update(values)
+    bad = [key for key in (overrides or {}) if "." not in key]
+    if bad:
+        raise ValueError(f"overrides are section.key, got {bad}")
+    for key in ("ground_truth", "video_root"):
+        if not recipe["data"][key]:
+            raise ValueError(f"{path}: data.{key} is required")
+    recipe["path"] = path
+    return recipe
+
+
+def train_recipe(recipe, out):
+    """Trains the detector of `recipe` (`load_recipe`'s, or a name / file) on the training
+    videos of its split, evaluates it on the test videos and writes to the folder `out`:
+    `detector/` (a preset directory, `keras-video detect --model out/detector`), `report.json`
+    (`evaluate_detector`'s) and `recipe.yaml` (the recipe as run). Returns the report."""
+    import json
+    import os
+
+    import yaml
+
+    from keras_video import presets
+    from keras_video.detection.ground_truth import read_ground_truth
+    from keras_video.detection.model import action_detector
+
+    recipe = recipe if isinstance(recipe, dict) else load_recipe(recipe)
+    m, d, t, e = (recipe[k] for k in ("model", "data", "train", "evaluation"))
+    truth = read_ground_truth(d["ground_truth"])
+    keras.utils.set_random_seed(int(t["seed"]))
+    model = action_detector(m["backbone"], classes=len(truth.labels),
+                            input_shape=(d["num_frames"], d["size"], d["size"], 3),
+                            weights=m["weights"], **m["kwargs"])
+    train = pipeline.samples_from_ground_truth(truth.to_dict(), d["video_root"], "train",
+                                               d["split"], extension=d["extension"],
+                                               key_frame_step=d["key_frame_step"],
+                                               empty_frames=d["empty_frames"])
+    fit_detector(model, train, num_frames=d["num_frames"], size=d["size"], stride=d["stride"],
+                 edge=d["edge"], scale=tuple(d["scale"]), flip=d["flip"],
+                 min_visible=d["min_visible"], cache=d["cache"], **t)
+    report = evaluate_detector(model, truth, d["video_root"], num_frames=d["num_frames"],
+                               size=d["size"], split=d["split"], stride=d["stride"],
+                               edge=d["edge"], batch_size=e["batch_size"],
+                               key_frame_step=e["key_frame_step"], extension=d["extension"],
+                               link=e["link"])
+    os.makedirs(out, exist_ok=True)
+    presets.save(model, os.path.join(out, "detector"), class_names=list(truth.labels),
+                 overwrite=True, evaluation=f"trained by {os.path.basename(recipe['path'])}",
+                 frame_stride=d["stride"])
+    with open(os.path.join(out, "report.json"), "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=1)
+    with open(os.path.join(out, "recipe.yaml"), "w", encoding="utf-8") as f:
+        yaml.safe_dump(recipe, f, sort_keys=False)
+    return report
