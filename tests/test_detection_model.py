@@ -299,8 +299,6 @@ def test_bad_arguments_say_what_is_wrong(external):
         build(loss_weights={"iou": 1})
     with pytest.raises(ValueError, match="for learned proposals only"):
         build(proposals="external", localization_layer="Mixed_3c")
-    with pytest.raises(ValueError, match="unknown detector preset"):
-        model_lib.from_preset("s3dg_kinetics")
     with pytest.raises(ValueError, match="no layer 'Mixed_9z'"):
         model_lib.feature_extractor(external.backbone, "Mixed_9z")
     pooled = keras.Sequential([keras.Input(CLIP), keras.layers.GlobalAveragePooling3D(

@@ -389,24 +389,3 @@ def action_detector(backbone="s3dg", *, classes, feature_layer=None, multi_label
     video = extractor.inputs[0].shape
     model.build(video if proposals == "learned" else {"video": video, "boxes": (None, None, 4)})
     return model
-
-
-# Named configurations of the benchmarks the detector is meant for (no trained detector weights
-# are published for them; `weights` here is the backbone's). Any keyword overrides.
-PRESETS = {
-    # The S3D paper's JHMDB / UCF101-24 setting: S3D-G Mixed_4f, one actor per clip.
-    "s3dg_jhmdb": dict(backbone="s3dg", classes=21, input_shape=(16, 224, 224, 3),
-                       max_boxes=4, weights="kinetics400"),
-    "s3dg_ucf101_24": dict(backbone="s3dg", classes=24, input_shape=(16, 224, 224, 3),
-                           max_boxes=8, weights="kinetics400"),
-    # AVA practice: person boxes from an external detector, 80 actions, several per actor.
-    "i3d_ava": dict(backbone="i3d", classes=80, multi_label=True, proposals="external",
-                    input_shape=(32, 224, 224, 3), max_boxes=16, weights="kinetics400"),
-}
-
-
-def from_preset(preset, **overrides):
-    """`action_detector` with the keywords of `PRESETS[preset]`, updated by `overrides`."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown detector preset {preset!r}; the presets are {sorted(PRESETS)}")
-    return action_detector(**{**PRESETS[preset], **overrides})
