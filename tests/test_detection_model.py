@@ -332,13 +332,20 @@ def test_exports_match_keras(detector, rng, tmp_path):
 
     clips = np.round(rng.uniform(0, 255, (2,) + CLIP)).astype(np.float32)
     want = {k: v.numpy() for k, v in export.detector_outputs(detector, clips).items()}
-    served = tf.saved_model.load(export.export_savedmodel(
-        detector, tmp_path / "serving", class_names=["a", "b", "c"]))
+    path = export.export_savedmodel(detector, tmp_path / "serving", class_names=["a", "b", "c"])
+    served = tf.saved_model.load(path)
     got = served.signatures["serving_default"](video=tf.constant(clips.astype(np.uint8)))
     for key in want:
         np.testing.assert_allclose(got[key].numpy(), want[key], atol=1e-5)
     labels = np.array(["a", "b", "c"])[want["label_ids"]]
     np.testing.assert_array_equal(got["labels"].numpy().astype(str), labels)
+    from keras_video.inference import metadata
+    described = metadata.savedmodel_metadata(path)
+    assert (described["class_names"], described["task"]) == (["a", "b", "c"], "detection")
+    assert described["clip"]["frames"] == CLIP[0] and path.endswith("1")
+    in_graph = json.loads(served.signatures["metadata"]()["metadata"].numpy())
+    assert in_graph.pop("model_sha256") == "0" * 64  # the graph cannot hold its own digest
+    assert in_graph == {k: v for k, v in described.items() if k != "model_sha256"}
 
     ort = pytest.importorskip("onnxruntime")
     export.export_onnx(detector, tmp_path / "detector.onnx")
@@ -347,10 +354,15 @@ def test_exports_match_keras(detector, rng, tmp_path):
     names = [o.name for o in session.get_outputs()]
     for name, value in zip(names, session.run(None, {"video": clips})):
         np.testing.assert_allclose(value, want[name], atol=1e-5)
+    props = session.get_modelmeta().custom_metadata_map
+    assert json.loads(props["class_names"]) == ["class_0", "class_1", "class_2"]
+    metadata.verify((tmp_path / "detector.onnx").read_bytes(), "detector.onnx")
 
     interpreter = pytest.importorskip("ai_edge_litert.interpreter")
     result = export.export_tflite(detector, tmp_path / "detector.tflite")
     assert "CUSTOM" not in result["ops"] and "FlexCropAndResize" not in result["ops"]
+    content = (tmp_path / "detector.tflite").read_bytes()
+    assert metadata.tflite_metadata(content, "detector.tflite")["task"] == "detection"
     runner = interpreter.Interpreter(str(tmp_path / "detector.tflite")).get_signature_runner()
     got = runner(video=clips[:1])
     for key in want:

@@ -389,3 +389,18 @@ def action_detector(backbone="s3dg", *, classes, feature_layer=None, multi_label
     video = extractor.inputs[0].shape
     model.build(video if proposals == "learned" else {"video": video, "boxes": (None, None, 4)})
     return model
+
+
+def class_names_of(model, class_names=None):
+    """`class_names` (else the detector's preset's, else "class_0", ...) checked against the
+    detector's number of classes."""
+    preset = getattr(model, "preset", None)
+    if class_names is None and preset is not None and preset.classes == model.classes:
+        class_names = preset.class_names
+    if class_names is None:
+        return [f"class_{i}" for i in range(model.classes)]
+    class_names = [str(name) for name in class_names]
+    if len(class_names) != model.classes:
+        raise ValueError(f"{len(class_names)} class names for a detector of {model.classes} "
+                         "classes")
+    return class_names

@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from keras_video.detection import pipeline, training, tubes
-from keras_video.detection.model import ActionDetector
+from keras_video.detection.model import ActionDetector, class_names_of
 
 # Tube colours by label (RGB), cycling where there are more classes.
 _PALETTE = ((230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
@@ -40,17 +40,6 @@ def load_detector(model):
     return loaded
 
 
-def _class_names(model, class_names):
-    names = class_names
-    if names is None:
-        preset = getattr(model, "preset", None)
-        names = getattr(preset, "class_names", None)
-    names = list(names) if names is not None else [f"class_{i}" for i in range(model.classes)]
-    if len(names) != model.classes:
-        raise ValueError(f"{len(names)} class names for a detector of {model.classes} classes")
-    return names
-
-
 def detect_video(model, path, *, class_names=None, stride=1, edge="pad", key_frame_step=1,
                  batch_size=8, min_score=0.05, link=None):
     """Detects the actions in the video (file or folder of frames) at `path`.
@@ -65,7 +54,7 @@ def detect_video(model, path, *, class_names=None, stride=1, edge="pad", key_fra
     "label_id", "score", "frames", "boxes"}` by descending score (frames 1-based, one box per
     frame from the tube's first to its last)."""
     model = load_detector(model)
-    names = _class_names(model, class_names)
+    names = class_names_of(model, class_names)
     num_frames, height, width = tuple(model.backbone.inputs[0].shape[1:4])
     if num_frames is None or height is None or height != width:
         raise ValueError(f"the detector takes clips of shape {model.backbone.inputs[0].shape}; "
