@@ -340,7 +340,8 @@ def _export(args, overrides):
         raise UsageError(f"{PROG} export: --quantize applies to --format tflite only")
     result = export.export(args.model, args.format, args.out, quantize=args.quantize,
                            frames=args.frames, size=args.size, class_names=_labels(args.labels),
-                           weights=args.weights, classes=args.classes)
+                           weights=args.weights, classes=args.classes,
+                           progress=_progress_on(args))
     return result, lambda: _print_fields(result)
 
 
@@ -348,7 +349,8 @@ def _convert(args, overrides):
     from keras_video import zoo
     _check_models([args.model])
     kwargs = {"classes": args.classes} if args.classes else {}
-    result = zoo.convert_to_file(args.checkpoint, args.model, args.to, **kwargs)
+    result = zoo.convert_to_file(args.checkpoint, args.model, args.to,
+                                 progress=_progress_on(args), **kwargs)
     return result, lambda: print(
         f"Wrote {result['weights']}: {args.model} from {args.checkpoint}; load it with "
         f"keras_video.zoo.get({args.model!r}, weights={result['weights']!r})")

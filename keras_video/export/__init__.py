@@ -14,6 +14,7 @@ from keras_video.export.onnx import export_onnx
 from keras_video.export.savedmodel import export_savedmodel
 from keras_video.export.tflite import QUANTIZATIONS, export_tflite
 from keras_video.inference import Predictor, keras_model, load
+from keras_video.progress import Stages
 
 FORMATS = ("savedmodel", "tflite", "onnx")
 
@@ -22,20 +23,25 @@ __all__ = ["FORMATS", "Predictor", "QUANTIZATIONS", "export", "export_onnx",
 
 
 def export(model, fmt, out, *, quantize=None, frames=None, size=None, class_names=None,
-           weights=None, classes=None):
+           weights=None, classes=None, progress=False):
     """Exports `model` (a Keras model, a registered model or preset name, a preset directory
     or a `.keras` file; see `keras_video.inference.keras_model`) to `fmt` at `out`; returns
-    `{"format", "path", ...}`."""
+    `{"format", "path", ...}`. `progress`: a line on stderr per stage (building the model,
+    tracing and converting), with its time."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     if quantize and fmt != "tflite":
         raise ValueError("quantize applies to the tflite format only")
-    keras_net = keras_model(model, weights, frames, size, classes)
-    if fmt == "savedmodel":
-        return {"format": fmt, "path": export_savedmodel(keras_net, out, class_names=class_names,
-                                                         frames=frames, size=size)}
-    if fmt == "tflite":
-        return {"format": fmt, **export_tflite(keras_net, out, quantize=quantize, frames=frames,
-                                               size=size, class_names=class_names)}
-    return {"format": fmt, **export_onnx(keras_net, out, frames=frames, size=size,
-                                         class_names=class_names)}
+    stages = Stages(2, enabled=progress)
+    with stages(f"building {model}" if not hasattr(model, "layers") else "reading the model"):
+        keras_net = keras_model(model, weights, frames, size, classes)
+    with stages(f"tracing and converting to {fmt}" + (f" ({quantize})" if quantize else "")):
+        if fmt == "savedmodel":
+            return {"format": fmt, "path": export_savedmodel(
+                keras_net, out, class_names=class_names, frames=frames, size=size)}
+        if fmt == "tflite":
+            return {"format": fmt, **export_tflite(keras_net, out, quantize=quantize,
+                                                   frames=frames, size=size,
+                                                   class_names=class_names)}
+        return {"format": fmt, **export_onnx(keras_net, out, frames=frames, size=size,
+                                             class_names=class_names)}

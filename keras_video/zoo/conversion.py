@@ -2,6 +2,7 @@
 `keras-video convert` command), and `inflate(model_3d, source_2d)` with the family's pairs."""
 import os
 
+from keras_video.progress import Stages
 from keras_video.zoo.inception3d import checkpoints
 from keras_video.zoo.inception3d import inflation as inception_inflation
 from keras_video.zoo.inception3d.presets import MEMBERS as INCEPTION_MEMBERS
@@ -32,20 +33,25 @@ def converter_for(model_name, path):
                      "or folder)")
 
 
-def convert(path, model_name, **model_kwargs):
-    """Builds `model_name` (with `model_kwargs`) and fills it from the checkpoint at `path`."""
+def convert(path, model_name, progress=False, **model_kwargs):
+    """Builds `model_name` (with `model_kwargs`) and fills it from the checkpoint at `path`;
+    `progress`: a line on stderr per stage, with its time."""
     if not os.path.exists(path) and not os.path.exists(os.fspath(path) + ".index"):
         raise FileNotFoundError(f"{path} does not exist")
     converter = converter_for(model_name, path)
-    return converter(get(model_name, **model_kwargs), path)
+    stages = Stages(2, enabled=progress)
+    with stages(f"building {model_name}"):
+        model = get(model_name, **model_kwargs)
+    with stages(f"reading {os.path.basename(os.fspath(path))} into it"):
+        return converter(model, path)
 
 
-def convert_to_file(path, model_name, to, **model_kwargs):
+def convert_to_file(path, model_name, to, progress=False, **model_kwargs):
     """`convert`, then the weights saved as `to` (a `.weights.h5` file); returns a summary."""
     if not os.fspath(to).endswith(".weights.h5"):
         raise ValueError(f"the output must end in .weights.h5 (Keras' weights format), got "
                          f"{to!r}")
-    model = convert(path, model_name, **model_kwargs)
+    model = convert(path, model_name, progress=progress, **model_kwargs)
     os.makedirs(os.path.dirname(os.path.abspath(to)), exist_ok=True)
     model.save_weights(to)
     return {"model": model_name, "source": os.fspath(path), "weights": os.fspath(to),

@@ -1,0 +1,31 @@
+"""Progress of long work that has no step count of its own (an export's trace and conversion,
+reading a checkpoint): one stderr line per stage as it starts, closed by its time, so a user
+waiting a minute knows what the wait is for. Loops with a count use `keras.utils.Progbar`."""
+import contextlib
+import sys
+import time
+
+
+class Stages:
+    """`with stages("converting to onnx"): ...` prints `[i/n] converting to onnx ... 12.3 s`
+    on stderr; a stage that raises ends its line with `failed`. Silent when not `enabled`."""
+
+    def __init__(self, total, enabled=True, stream=None):
+        self.total, self.enabled, self.done = total, enabled, 0
+        self.stream = stream
+
+    @contextlib.contextmanager
+    def __call__(self, text):
+        self.done += 1
+        stream = self.stream or sys.stderr
+        if self.enabled:
+            print(f"[{self.done}/{self.total}] {text} ...", end="", file=stream, flush=True)
+        begin = time.perf_counter()
+        try:
+            yield
+        except BaseException:
+            if self.enabled:
+                print(" failed", file=stream, flush=True)
+            raise
+        if self.enabled:
+            print(f" {time.perf_counter() - begin:.1f} s", file=stream, flush=True)
