@@ -44,7 +44,7 @@ def detect_video(model, path, *, class_names=None, stride=1, edge="pad", key_fra
                  batch_size=8, min_score=0.05, link=None):
     """Detects the actions in the video (file or folder of frames) at `path`.
 
-    `model`: anything `load_detector` takes. The clip is the detector's input (`num_frames`
+    `model`: anything `load_detector` takes, with learned proposals. The clip is the detector's input (`num_frames`
     every `stride` frames around the key frame, resized to its size); a key frame every
     `key_frame_step` frames. Detections scoring below `min_score` are dropped, the rest linked
     with `tubes.link_tubes` (keywords `link`; `min_length` capped at the video's length).
@@ -54,6 +54,9 @@ def detect_video(model, path, *, class_names=None, stride=1, edge="pad", key_fra
     "label_id", "score", "frames", "boxes"}` by descending score (frames 1-based, one box per
     frame from the tube's first to its last)."""
     model = load_detector(model)
+    if model.proposals != "learned":
+        raise ValueError("this detector takes external proposals (boxes from a person "
+                         "detector); detect_video needs one that finds the actors itself")
     names = class_names_of(model, class_names)
     num_frames, height, width = tuple(model.backbone.inputs[0].shape[1:4])
     if num_frames is None or height is None or height != width:
