@@ -21,10 +21,10 @@ from keras_video.data.synthetic import ORBIT_CLASSES
 # 8 frames of 64 x 64: one orbit period per video (the video loops, and clips wrap around);
 # the classifier reads Mixed_4f (stride 16: 4 x 4 cells), where C2D's temporal strides leave
 # it clip frames 0 and 4, an object at two opposite points of its orbit in every class. The
-# localisation head reads Mixed_3c (stride 8), the objects being 10 to 14 pixels across: on
-# Mixed_4f (upsampled to 8 x 8) it found 57% of the boxes at IoU 0.5 after 450 steps, on
-# Mixed_3c 92%. The recipe is the classification demo's (AdamW 1e-2, BatchNorm momentum 0.9,
-# width 0.125), without flips (a mirrored orbit turns the other way).
+# localisation head reads Mixed_3c (stride 8): the objects are 10 to 14 pixels across, too
+# small for the stride-16 map to centre them (docs/benchmarks.md, "Action detection demo").
+# The recipe is the classification demo's (AdamW 1e-2, BatchNorm momentum 0.9, width 0.125),
+# without flips (a mirrored orbit turns the other way).
 DEMO = dict(frames=8, size=64, train_videos=300, test_videos=50, epochs=3, batch_size=16,
             width_multiplier=0.125, min_width=8, bn_momentum=0.9, learning_rate=1e-2,
             weight_decay=0.05, warmup_epochs=0.5, max_boxes=4, roi_size=4, dropout_rate=0.0,

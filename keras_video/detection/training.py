@@ -162,8 +162,7 @@ def fit_detector(model, samples, *, num_frames, size, epochs, batch_size=8, stri
     compile_detector(model, epochs=epochs, steps_per_epoch=steps, learning_rate=learning_rate,
                      weight_decay=weight_decay, optimizer=optimizer,
                      warmup_epochs=warmup_epochs, clipnorm=clipnorm)
-    # Variables built before fit: else fit traces its first step twice (measured on the demo's
-    # S3D-G detector: 77 CPU-seconds to the first step, against 46 built first).
+    # Variables built before fit: else fit traces its first step twice (docs/benchmarks.md).
     build_before_fit(model, dataset.element_spec)
     return model.fit(dataset, epochs=epochs, steps_per_epoch=steps, callbacks=list(callbacks),
                      verbose=verbose)
