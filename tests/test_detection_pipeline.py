@@ -385,7 +385,9 @@ def test_tiny_detection_demo_reports_both_detectors(tmp_path):
     result = demo.run(str(tmp_path), settings, verbose=False)
     for key in ("s3dg_frame_map", "c2d_frame_map", "s3dg_video_map", "c2d_video_map"):
         assert 0.0 <= result[key] <= 1.0, key
-    assert result["seconds"] > 0 and sorted(result["s3dg_per_class"]) == sorted(result["classes"])
+    # Per-class APs cover the classes with ground truth in the 2 test videos (metrics' rule).
+    assert result["seconds"] > 0 and result["s3dg_per_class"]
+    assert set(result["s3dg_per_class"]) <= set(result["classes"])
     assert os.path.isfile(tmp_path / "report_s3dg.json")
     assert os.path.isfile(tmp_path / "videos" / "ground_truth.pkl")
 
