@@ -20,7 +20,8 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["keras_video", "keras_video.*"]),
     package_data={"keras_video.zoo": ["labels/*.txt", "labels/README.md"],
-                  "keras_video.recipes": ["*.yaml", "README.md", "cards/*.md"]},
+                  "keras_video.recipes": ["*.yaml", "detection/*.yaml", "README.md",
+                                          "cards/*.md"]},
     install_requires=[
         "tensorflow>=2.16",  # GPU users: pip install "tensorflow[and-cuda]"
         "keras>=3",

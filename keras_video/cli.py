@@ -100,6 +100,10 @@ def build_parser():
                         "orbits written as videos, evaluate, export, classify", _demo)
     sub.add_argument("--workdir", help="folder for the videos, runs and figures "
                      "(default: a new temporary folder)")
+    sub.add_argument("--task", choices=("classification", "detection"),
+                     default="classification", help="classification: the orbit classes of "
+                     "whole clips; detection: S3D-G and C2D action detectors on orbit scenes "
+                     "with boxes, compared by frame-mAP@0.5")
     _common(sub, flag)
 
     sub, flag = command("info", "parameters, trainable parameters and GMACs of a model", _info)
@@ -155,6 +159,20 @@ def build_parser():
                      "(default: the clip spec's)")
     _common(sub, flag)
 
+    sub, flag = command("detect", "find and label the actions in a video: tubes of boxes "
+                        "with their class and score", _detect)
+    sub.add_argument("video", metavar="VIDEO", help="a video file or a folder of frames")
+    sub.add_argument("--model", required=True, help="an action detector: a preset directory "
+                     "(keras_video.presets.save) or a .keras file")
+    sub.add_argument("--render", metavar="OUT", help="also write the video with the tubes' "
+                     "boxes, labels and scores drawn (the container follows the extension)")
+    sub.add_argument("--min-score", "--min_score", dest="min_score", type=float, default=0.05,
+                     help="drop detections scoring below this before linking")
+    sub.add_argument("--key-frame-step", "--key_frame_step", dest="key_frame_step",
+                     type=_positive, default=1, help="detect on every n-th frame")
+    sub.add_argument("--top", type=_positive, default=10, help="tubes to print and draw")
+    _common(sub, flag)
+
     sub, flag = command("features", "write one feature vector per window of each video "
                         "(for temporal localisation and retrieval)", _features)
     sub.add_argument("videos", nargs="+", metavar="VIDEO", help="video files")
@@ -207,6 +225,10 @@ def build_parser():
 # --------------------------------------------------------------------------- the commands
 
 def _demo(args, overrides):
+    if args.task == "detection":
+        from keras_video.detection import demo as detection_demo
+        result = detection_demo.run(workdir=args.workdir)
+        return result, lambda: detection_demo.print_table(result)
     from keras_video import demo
     result = demo.run(workdir=args.workdir, fit_verbose=_keras_verbosity(args))
     return result, lambda: demo.print_table(result)
@@ -274,6 +296,30 @@ def _predict(args, overrides):
                           f"{w['top'][0]['class']} {w['top'][0]['score']:.3f}")
 
     return (results[0] if len(results) == 1 else results), show, failed
+
+
+def _detect(args, overrides):
+    from keras_video.detection import video
+    if not 0 <= args.min_score <= 1:
+        raise UsageError(f"{PROG} detect: --min-score must be in [0, 1], got {args.min_score}")
+    found = video.detect_video(args.model, args.video, min_score=args.min_score,
+                               key_frame_step=args.key_frame_step)
+    found["tubes"] = found["tubes"][:args.top]
+    found.pop("detections")
+    if args.render:
+        found["rendered"] = video.render_video(args.video, found, args.render)
+
+    def show():
+        print(f"{found['video']}: {found['frames']} frames, {len(found['tubes'])} tubes")
+        for tube in found["tubes"]:
+            first, last = tube["frames"][0], tube["frames"][-1]
+            box = ", ".join(f"{v:.0f}" for v in tube["boxes"][0])
+            print(f"  {tube['label']} {tube['score']:.3f} frames {first}-{last} "
+                  f"first box [{box}]")
+        if args.render:
+            print(f"rendered: {found['rendered']}")
+
+    return found, show
 
 
 def _features(args, overrides):

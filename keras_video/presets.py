@@ -340,6 +340,9 @@ def model_clip(model, clip=None, **overrides):
     base = clip or (preset.clip if preset is not None else ClipSpec())
     overrides = {key: value for key, value in overrides.items() if value is not None}
     values = {**base.to_dict(), **overrides}
+    # A model built around a video network (the action detector) names it: its input and
+    # preprocessing fix the clip.
+    model = getattr(model, "video_network", model)
     shape = model.inputs[0].shape
     frames, height, width = shape[1:4] if len(shape) == 5 else (None, None, None)
     fixed = {}
@@ -379,7 +382,10 @@ def classifier_classes(model):
 
 
 def output_classes(model):
-    """The width of the model's (first) output, for class names of any classifier."""
+    """The width of the model's (first) output, for class names of any classifier; for a
+    subclassed model without symbolic outputs (the action detector), its classifier's."""
+    if not hasattr(model, "outputs"):
+        return classifier_classes(model)
     shape = model.outputs[0].shape
     return int(shape[-1]) if len(shape) == 2 and shape[-1] is not None else None
 
