@@ -9,8 +9,8 @@ import pytest
 
 from keras_video import cli
 
-COMMANDS = ["demo", "info", "benchmark", "train", "evaluate", "predict", "features", "export",
-            "convert", "recipes", "presets"]
+COMMANDS = ["demo", "info", "benchmark", "train", "evaluate", "predict", "detect", "features",
+            "export", "convert", "recipes", "presets"]
 # A line a framework prints on its own: absl / TensorFlow C++ logs, Python warnings.
 FRAMEWORK_LINE = re.compile(r"^([IWEF]\d{4} |WARNING: All log|.*(cuda|cuInit|absl::|"
                             r"UserWarning|DeprecationWarning|tensorflow/))", re.M)
@@ -50,10 +50,11 @@ def test_each_commands_help_shows_its_own_arguments(capsys, command):
     assert exited.value.code == 0 and out.startswith(f"usage: keras-video {command}")
     flags = set(re.findall(r"(--[a-z][a-z_-]+)", out))
     others = {"--workdir": "demo", "--all": "info", "--repeats": "benchmark",
-              "--clips": "evaluate", "--top": "predict", "--layer": "features",
-              "--quantize": "export", "--to": "convert"}
-    for flag, owner in others.items():
-        assert (flag in flags) == (owner == command), (flag, command)
+              "--clips": "evaluate", "--top": ("predict", "detect"), "--layer": "features",
+              "--render": "detect", "--quantize": "export", "--to": "convert"}
+    for flag, owners in others.items():
+        assert (flag in flags) == (command in owners if isinstance(owners, tuple)
+                                   else owners == command), (flag, command)
     if command in ("info", "benchmark"):
         assert "(default: 16)" in out  # defaults are shown
 
@@ -63,6 +64,7 @@ MISSPELT = {
     "demo": ["--wokdir=out"], "info": ["s3d", "--frame", "8"], "benchmark": ["s3d", "--batches=2"],
     "train": ["--config", "x.yaml", "--epoch=1"], "evaluate": ["--config", "x.yaml", "--clip=2"],
     "predict": ["v.mp4", "--model", "s3d", "--tops=3"],
+    "detect": ["v.mp4", "--model", "d", "--renders=o.mp4"],
     "features": ["v.mp4", "--model", "s3d", "--out", "o", "--layers=x"],
     "export": ["s3d", "--format", "onnx", "--out", "m.onnx", "--quantise=fp16"],
     "convert": ["x.pth", "--model", "s3d", "--to", "x.weights.h5", "--clases=5"],

@@ -73,8 +73,9 @@ def test_the_wheel_loads_a_recipe_by_name_with_its_card_and_labels(installed, tm
         "from keras_video import presets, recipes, training\n"
         "config = training.load_config('s3dg_ucf101_split1', ['epochs=2'])\n"
         "cards = os.listdir(os.path.join(recipes.FOLDER, 'cards'))\n"
+        "detection = os.listdir(os.path.join(recipes.FOLDER, 'detection'))\n"
         "print(json.dumps({'package': keras_video.__file__, 'epochs': config['epochs'],"
-        " 'model': config['model']['name'], 'cards': len(cards),"
+        " 'model': config['model']['name'], 'cards': len(cards), 'detection': sorted(detection),"
         " 'kinetics400': len(presets.get('s3d.kinetics400').class_names)}))\n")
     done = _run([python, "-c", probe], cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -82,3 +83,5 @@ def test_the_wheel_loads_a_recipe_by_name_with_its_card_and_labels(installed, tm
     assert facts["package"].startswith(site)
     assert facts["epochs"] == 2 and facts["model"] == "s3dg"
     assert facts["cards"] >= 1 and facts["kinetics400"] == 400
+    assert facts["detection"] == sorted(os.listdir(os.path.join(ROOT, "keras_video", "recipes",
+                                                                "detection")))
