@@ -93,8 +93,8 @@ def _demo_recipe(model_name, train_dir, workdir, settings, name=None, fit_verbos
 def decode_training_clips(train_dir, workdir, settings):
     """Decodes every training video of `train_dir` into the work folder's decoded-clip cache,
     through the training pipeline itself (the same for every model), so that the cache holds
-    what a training would have written; does nothing where the cache is complete. Afterwards several trainings can read
-    it at once (a cache being written takes a lock that a second writer fails on)."""
+    what a training would have written; does nothing where the cache is complete. Afterwards
+    several trainings can read it at once (a cache being written takes a lock that a second writer fails on)."""
     from keras_video.training import config as recipe_config
     from keras_video.training import trainer
 
@@ -118,7 +118,9 @@ def train_and_evaluate(model_name, train_dir, test_list, workdir, settings, name
 
     begin = time.perf_counter()
     recipe = _demo_recipe(model_name, train_dir, workdir, settings, name, fit_verbose)
-    model, history = trainer.train(recipe, overrides, callbacks=callbacks)
+    # A demo rerun in the same workdir trains again (its videos and decoded clips are kept):
+    # resuming a finished run would report its saved accuracies with no training time.
+    model, history = trainer.train(recipe, overrides, callbacks=callbacks, resume=False)
     seconds = time.perf_counter() - begin
     report = inference.evaluate(model, test_list, num_frames=settings["frames"], stride=1,
                                  crop_size=settings["size"], num_clips=1, num_crops=1,
