@@ -42,10 +42,11 @@ setup(
         "docs": DOCS,
         # pytest-xdist: two test processes, since most test time is single-threaded tracing.
         # import-linter: the layering contract (.importlinter) is a test; hypothesis: the
-        # property-based tests of the .pth reader and of the decoder over damaged video files.
+        # property-based tests of the .pth reader and of the decoder over damaged video files;
+        # decord: the decoder's frames are checked against its, bit for bit.
         "test": ["pytest", "pytest-timeout", "pytest-xdist", "hypothesis", "tf2onnx", "onnxruntime",
                  "ai-edge-litert", "tensorflow-serving-api", "apache-beam[tfrecord]",
-                 "import-linter"] + DOCS,
+                 "import-linter", "decord==0.6.0"] + DOCS,
         # The peers of benchmarks/decoding.py; torchcodec also needs FFmpeg's shared libraries.
         "bench": ["decord==0.6.0", "torchcodec", "torch"],
     },

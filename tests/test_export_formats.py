@@ -21,11 +21,13 @@ NAMES = ["alpha", "beta", "gamma", "delta", "epsilon"]
 # spread; a file that ignores its input is off by about 1.
 FLOAT_TOLERANCE = 1e-3
 # The default run exports one member of each set of layers: the other Inception members
-# combine I3D's, S3D-G's and C2D's layers in other places, and the deeper CSNs stack more of
-# ir-/ip-CSN-26's blocks (each costs 1-2.5 minutes); they run under -m slow.
+# combine I3D's, S3D-G's and C2D's layers in other places; ip-CSN adds only a 1x1x1 conv to
+# ir-CSN's depthwise blocks, and the deeper CSNs stack more of them (each costs 1-2.5
+# minutes); R3D's full 3x3x3 units are I3D's, MC3 mixes R3D's and R(2+1)D's blocks. They run
+# under -m slow.
 SLOW = {"s3d", "top_heavy_s3d", "bottom_heavy_s3d", "fast_s3d", "bottom_heavy_i3d",
-        "top_heavy_i3d", "ir_csn_50", "ip_csn_50", "ir_csn_101", "ip_csn_101", "ir_csn_152",
-        "ip_csn_152"}
+        "top_heavy_i3d", "ip_csn_26", "ir_csn_50", "ip_csn_50", "ir_csn_101", "ip_csn_101",
+        "ir_csn_152", "ip_csn_152", "r3d_18", "mc3_18"}
 
 
 def tiny(name, **kwargs):

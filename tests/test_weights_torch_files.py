@@ -296,6 +296,8 @@ def test_convert_command_refuses_a_malicious_file_in_one_line(tmp_path):
                              "--model", "s3d", "--to", str(tmp_path / "out.weights.h5")],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 1, result.stderr[-2000:]
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr[-2000:]
-    assert result.stderr.startswith(f"keras-video: error: {bad}: the tensor of size (4,)")
+    # The stages' progress lines, the failed one marked, then the error in one line.
+    *stages, error = result.stderr.strip().splitlines()
+    assert stages[-1].endswith("into it ... failed"), result.stderr[-2000:]
+    assert error.startswith(f"keras-video: error: {bad}: the tensor of size (4,)"), error
     assert not (tmp_path / "out.weights.h5").exists()

@@ -65,7 +65,10 @@ def test_csns_are_cheaper_than_their_dense_counterpart(full_size):
     assert full_size.macs("ir_csn_50", 16, 112) < full_size.macs("r3d_18", 16, 112)
 
 
-@pytest.mark.parametrize("name", TORCHVISION + CSNS)
+# CSN-101 / -152 repeat CSN-50's blocks more times (and take about a minute each to save and
+# load at any width): under -m slow.
+@pytest.mark.parametrize("name", TORCHVISION + [
+    pytest.param(n, marks=pytest.mark.slow) if n.endswith(("101", "152")) else n for n in CSNS])
 def test_tiny_forward_and_keras_round_trip(name, tmp_path, rng):
     model = zoo.get(name, input_shape=CLIP, classes=5, **TINY)
     x = rng.integers(0, 256, size=(2,) + CLIP).astype("uint8")
