@@ -120,14 +120,16 @@ def _class_name(label):
     return MOTION_CLASSES[int(label)]
 
 
-def _check_shape(num_frames, size):
+def _check_shape(num_frames, size, min_frames=2, min_size=MIN_SIZE, shown="motion"):
+    """Clip shape arguments: ints, with at least `min_frames` frames for `shown` to show."""
     for name, value in (("num_frames", num_frames), ("size", size)):
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
             raise TypeError(f"{name} must be an int, got {value!r}")
-    if num_frames < 2:
-        raise ValueError(f"num_frames must be at least 2 for motion to show, got {num_frames}")
-    if size < MIN_SIZE:
-        raise ValueError(f"size must be at least {MIN_SIZE} pixels, got {size}")
+    if num_frames < min_frames:
+        raise ValueError(f"num_frames must be at least {min_frames} for {shown} to show, got "
+                         f"{num_frames}")
+    if size < min_size:
+        raise ValueError(f"size must be at least {min_size} pixels, got {size}")
 
 
 def _check_count(num_per_class):

@@ -32,8 +32,8 @@ import pickle
 
 import numpy as np
 
-from keras_video.data.synthetic import (_EXTENT, _MOTIONS, ORBIT_CLASSES, SHAPES, _gratings,
-                                        _shape_distance)
+from keras_video.data.synthetic import (_EXTENT, _MOTIONS, ORBIT_CLASSES, SHAPES, _check_shape,
+                                        _gratings, _shape_distance)
 
 MIN_SIZE = 32
 _RADIUS = (0.075, 0.10)        # object radius, a fraction of the frame size
@@ -50,13 +50,7 @@ def _multiplier(name):
 
 
 def _check(num_frames, size):
-    for name, value in (("num_frames", num_frames), ("size", size)):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{name} must be an int, got {value!r}")
-    if num_frames < 4:
-        raise ValueError(f"num_frames must be at least 4 for an orbit to show, got {num_frames}")
-    if size < MIN_SIZE:
-        raise ValueError(f"size must be at least {MIN_SIZE} pixels, got {size}")
+    _check_shape(num_frames, size, min_frames=4, min_size=MIN_SIZE, shown="an orbit")
 
 
 def _sample(rng, num_frames, size, num_objects):

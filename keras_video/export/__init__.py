@@ -10,6 +10,8 @@ SavedModel) and applies the model's own preprocessing, so clips go in as decoded
 - `onnx`: `export_onnx`, tf2onnx with a dynamic batch axis.
 `load(path)` (from `keras_video.inference`) runs any of them and reads their metadata back.
 """
+import keras
+
 from keras_video.export.onnx import export_onnx
 from keras_video.export.savedmodel import export_savedmodel
 from keras_video.export.tflite import QUANTIZATIONS, export_tflite
@@ -33,7 +35,7 @@ def export(model, fmt, out, *, quantize=None, frames=None, size=None, class_name
     if quantize and fmt != "tflite":
         raise ValueError("quantize applies to the tflite format only")
     stages = Stages(2, enabled=progress)
-    with stages(f"building {model}" if not hasattr(model, "layers") else "reading the model"):
+    with stages("reading the model" if isinstance(model, keras.Model) else f"building {model}"):
         keras_net = keras_model(model, weights, frames, size, classes)
     with stages(f"tracing and converting to {fmt}" + (f" ({quantize})" if quantize else "")):
         if fmt == "savedmodel":
