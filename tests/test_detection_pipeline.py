@@ -126,6 +126,39 @@ def test_too_many_boxes_and_multi_label_rows(video_root):
     np.testing.assert_allclose(boxes[0, 0], [1 / 64, 1 / 48, 9 / 64, 9 / 48])
 
 
+def test_ava_csv_makes_multi_label_samples(video_root):
+    """AVA rows (a 15-minute cut from second 900, normalised boxes, one row per action) become
+    key frames at the video's rate, in pixels, a person's actions one multi-hot row."""
+    os.rename(video_root / "a" / "v0.mp4", video_root / "v0.mp4")
+    (video_root / "gt.csv").write_text(
+        "v0,0900,0.25,0.5,0.5,1.0,12,0\n"  # frame 0: a person standing and talking
+        "v0,0900,0.25,0.5,0.5,1.0,80,0\n"
+        "v0,0900,0.0,0.0,0.125,0.25,12,1\n"
+        "v0,0902,0.5,0.0,1.0,0.5,17,0\n"  # 10 fps: frame 20 is past the 10 frames
+        "v0,0901,0.1,0.1,0.2,0.2,3,0\n")  # only an action outside the label map
+    label_map = {12: "stand", 17: "walk", 80: "talk"}
+    with pytest.raises(ValueError, match="timestamp 902 is frame 20 at 10 fps"):
+        pipeline.samples_from_ava(video_root / "gt.csv", video_root, label_map)
+    samples = pipeline.samples_from_ava(video_root / "gt.csv", video_root, label_map,
+                                        excluded={("v0", 902)})
+    assert samples.class_names == ["stand", "walk", "talk"]
+    assert samples.key_frames.tolist() == [0] and samples.videos == ["v0"]  # 901 left out
+    np.testing.assert_array_equal(samples.boxes[0], [[16, 24, 32, 48], [16, 24, 32, 48],
+                                                     [0, 0, 8, 12]])
+    assert samples.labels[0].tolist() == [0, 2, 0]
+    boxes, labels, mask, _ = pipeline.padded_targets(samples, 3, multi_label=True)
+    np.testing.assert_array_equal(mask[0], [1, 1, 0])
+    np.testing.assert_allclose(boxes[0, :2], [[0, 0, 0.125, 0.25], [0.25, 0.5, 0.5, 1.0]])
+    np.testing.assert_array_equal(labels[0, :2], [[1, 0, 0], [1, 0, 1]])
+    # Whole movies (start 0) at a given rate, the classes the ids present.
+    (video_root / "movie.csv").write_text("v0,0,0.5,0.0,1.0,0.5,17,0\nv0,1,0.5,0,1,0.5,9,0\n")
+    whole = pipeline.samples_from_ava(video_root / "movie.csv", video_root, start_seconds=0,
+                                      fps=5)
+    assert whole.class_names == ["9", "17"] and whole.key_frames.tolist() == [0, 5]
+    with pytest.raises(ValueError, match="no key frames"):
+        pipeline.samples_from_ava(video_root / "movie.csv", video_root, {1: "bend"})
+
+
 def test_clip_indices_put_the_key_frame_in_the_middle():
     args = ([0, 5, 9], [10, 10, 10], 4, 2)
     np.testing.assert_array_equal(pipeline.clip_indices(*args, edge="pad"),

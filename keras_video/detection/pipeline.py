@@ -38,6 +38,7 @@ from absl import logging
 from keras_video.data.annotations import VIDEO_EXTENSIONS
 from keras_video.data.decoding import VideoDecodeError, VideoReader
 from keras_video.data.errors import DECODE_ERRORS
+from keras_video.detection.ground_truth import read_ava_csv
 
 AUTOTUNE = tf.data.AUTOTUNE
 EDGE_POLICIES = ("pad", "loop", "error")
@@ -201,6 +202,67 @@ def samples_from_ground_truth(ground_truth, video_root, subset="train", split=0,
     if not rows["paths"]:
         raise ValueError(f"split {split} {subset} has no samples")
     return DetectionSamples(class_names=list(ground_truth["labels"]), **rows).validate()
+
+
+def samples_from_ava(ava, video_root, label_map=None, start_seconds=900, fps=None,
+                     extension=None, excluded=()):
+    """`DetectionSamples` of an AVA ground-truth CSV (its path, or `read_ava_csv`'s rows): one
+    sample per key frame `(video_id, timestamp)`, frame `round((timestamp - start_seconds) *
+    fps)` of the video `video_id` under `video_root`. AVA's 15-minute cuts start at second
+    900 of their movie; pass 0 for whole movies. `fps` defaults to the video file's own rate
+    (30, AVA's extraction rate, for folders of frames).
+
+    Every (box, action) row is kept: `detection_dataset(..., multi_label=True)` makes a
+    person's actions one multi-hot row. `label_map` ({action id: name},
+    `read_ava_label_map`) picks and orders the classes, as AVA's 60-class evaluation list
+    does, and rows of other actions are left out; without it the classes are the action ids
+    present. `excluded` key frames (`read_ava_exclusions`) are left out, and so are key
+    frames whose rows are all of other actions (their people are not background)."""
+    ava = read_ava_csv(ava) if isinstance(ava, (str, os.PathLike)) else ava
+    if ava.scores is not None:
+        raise ValueError("samples_from_ava takes ground truth, not detections (a score column)")
+    ids = sorted(label_map) if label_map is not None else sorted(set(ava.actions.tolist()))
+    names = [label_map[i] for i in ids] if label_map is not None else [str(i) for i in ids]
+    column = {action: c for c, action in enumerate(ids)}
+    excluded = set(excluded)
+    by_key = {}
+    for row in range(len(ava)):
+        key = (str(ava.video_ids[row]), int(ava.timestamps[row]))
+        entry = by_key.setdefault(key, ([], []))
+        action = int(ava.actions[row])
+        if key not in excluded and action in column:
+            entry[0].append(ava.boxes[row])
+            entry[1].append(column[action])
+    rows = dict(paths=[], key_frames=[], num_frames=[], frame_sizes=[], boxes=[], labels=[],
+                videos=[])
+    opened = {}
+    for (video, timestamp), (boxes, labels) in sorted(by_key.items()):
+        if not boxes:  # excluded, or no action of the classes: not a background frame
+            continue
+        if video not in opened:
+            path = find_video(video_root, video, extension)
+            with open_video(path) as reader:
+                rate = fps or (reader.fps if isinstance(reader, VideoReader) else 30.0)
+                height, width = reader.get([0]).shape[1:3]
+                opened[video] = path, reader.num_frames, rate, (height, width)
+        path, length, rate, (height, width) = opened[video]
+        key = int(round((timestamp - start_seconds) * rate))
+        if not 0 <= key < length:
+            raise ValueError(f"{video}: timestamp {timestamp} is frame {key} at {rate:g} fps "
+                             f"from second {start_seconds}, outside its {length} frames (is "
+                             "start_seconds right?)")
+        scale = np.array([width, height, width, height], np.float32)
+        rows["paths"].append(path)
+        rows["key_frames"].append(key)
+        rows["num_frames"].append(length)
+        rows["frame_sizes"].append((height, width))
+        rows["boxes"].append(np.array(boxes, np.float32).reshape(-1, 4) * scale)
+        rows["labels"].append(np.array(labels, np.int64))
+        rows["videos"].append(video)
+    if not rows["paths"]:
+        raise ValueError("the AVA rows leave no key frames: all excluded, or none of "
+                         "label_map's actions")
+    return DetectionSamples(class_names=names, **rows).validate()
 
 
 def clip_indices(key_frames, num_frames, clip_frames, stride=1, edge="pad"):
