@@ -170,6 +170,9 @@ def build_parser():
                      help="drop detections scoring below this before linking")
     sub.add_argument("--key-frame-step", "--key_frame_step", dest="key_frame_step",
                      type=_positive, default=1, help="detect on every n-th frame")
+    sub.add_argument("--link", choices=("greedy", "viterbi"), default="greedy",
+                     help="tube linking: greedy by overlap (ACT, MOC) or viterbi, by score "
+                     "plus overlap (for actors that move more than their size per frame)")
     sub.add_argument("--top", type=_positive, default=10, help="tubes to print and draw")
     _common(sub, flag)
 
@@ -303,7 +306,8 @@ def _detect(args, overrides):
     if not 0 <= args.min_score <= 1:
         raise UsageError(f"{PROG} detect: --min-score must be in [0, 1], got {args.min_score}")
     found = video.detect_video(args.model, args.video, min_score=args.min_score,
-                               key_frame_step=args.key_frame_step)
+                               key_frame_step=args.key_frame_step,
+                               link={"method": args.link})
     found["tubes"] = found["tubes"][:args.top]
     found.pop("detections")
     if args.render:

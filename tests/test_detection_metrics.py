@@ -447,6 +447,66 @@ def test_link_tubes_hand_worked():
     assert [len(t.boxes) for t in detection.link_tubes(rows, min_length=1, top_k=1)] == [20, 20]
 
 
+def test_viterbi_follows_an_actor_that_jumps_where_greedy_linking_breaks():
+    """The demo's fast orbits: an actor whose consecutive boxes do not overlap at all."""
+    far = [[0, 0, 10, 10], [50, 50, 60, 60]]
+    rows = [det(0, f, 0, 0.9, far[f % 2]) for f in range(1, 11)]
+    rows += [det(0, f, 0, 0.3, [100, 0, 110, 10]) for f in range(1, 11)]  # still, weaker
+    greedy = detection.link_tubes(rows, min_length=1)
+    assert max(len(t.boxes) for t in greedy if t.score > 0.5) == 1
+    actor, still = detection.link_tubes(rows, min_length=1, method="viterbi")
+    assert actor.score == pytest.approx(0.9) and still.score == pytest.approx(0.3)
+    np.testing.assert_array_equal(actor.boxes[:, 1:], [far[f % 2] for f in range(1, 11)])
+    np.testing.assert_array_equal(still.boxes[:, 1], [100] * 10)
+    # A frame without the class splits the run, as in the greedy linking.
+    cut = [r for r in rows if r[1] != 6] + [det(0, 6, 1, 0.5, [0, 0, 9, 9])]  # another class
+    runs = detection.link_tubes(cut, min_length=1, method="viterbi")
+    assert sorted((t.boxes[0, 0], t.boxes[-1, 0]) for t in runs if t.label == 0) == [
+        (1, 5), (1, 5), (7, 10), (7, 10)]
+
+
+def test_viterbi_weighs_overlap_against_score():
+    a, near, far = [0, 0, 10, 10], [2, 0, 12, 10], [40, 40, 50, 50]  # IoU(a, near) = 2/3
+    rows = [det(0, 1, 0, 0.6, a), det(0, 2, 0, 0.55, far), det(0, 2, 0, 0.5, near)]
+    (first, *_) = detection.link_tubes(rows, min_length=1, tube_nms_iou=None, method="viterbi")
+    np.testing.assert_array_equal(first.boxes[-1, 1:], near)  # 0.6 + 0.5 + 2/3 > 0.6 + 0.55
+    (first, *_) = detection.link_tubes(rows, min_length=1, tube_nms_iou=None, method="viterbi",
+                                       overlap_weight=0.0)
+    np.testing.assert_array_equal(first.boxes[-1, 1:], far)
+    with pytest.raises(ValueError, match="method must be"):
+        detection.link_tubes(rows, method="hungarian")
+
+
+def test_viterbi_paths_are_the_best_of_all_paths(rng):
+    """Against brute force over every path (written here): each tube is the best path
+    through the boxes its predecessors left."""
+    import itertools
+
+    from keras_video.detection.metrics import box_iou
+
+    for _ in range(20):
+        frames, per_frame = 4, 3
+        corners = rng.uniform(0, 30, size=(frames, per_frame, 2, 2))
+        boxes = np.concatenate([corners.min(2), corners.max(2) + 5], axis=-1)
+        scores = rng.uniform(0.1, 1, size=(frames, per_frame))
+        rows = [det(0, f + 1, 0, scores[f, i], boxes[f, i])
+                for f in range(frames) for i in range(per_frame)]
+        found = detection.link_tubes(rows, min_length=1, nms_iou=1.0, tube_nms_iou=None,
+                                     method="viterbi")
+        left = [list(range(per_frame)) for _ in range(frames)]
+        expected = []
+        for _ in range(per_frame):
+            def energy(path):
+                return sum(scores[f, i] for f, i in enumerate(path)) + sum(
+                    box_iou(boxes[f, i][None], boxes[f + 1, j][None])[0, 0]
+                    for f, (i, j) in enumerate(zip(path, path[1:])))
+            best = max(itertools.product(*left), key=energy)
+            expected.append(np.mean([scores[f, i] for f, i in enumerate(best)]))
+            for f, i in enumerate(best):
+                left[f].remove(i)
+        assert sorted(t.score for t in found) == pytest.approx(sorted(expected))
+
+
 def test_link_tubes_serves_the_higher_scored_tube_first():
     x, y = [0, 0, 10, 10], [4, 0, 14, 10]  # IoU 60/140: both survive the frame NMS
     rows = [det(0, f, 0, s, b) for f in (1, 2, 3) for s, b in ((0.9, x), (0.5, y))]

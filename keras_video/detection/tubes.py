@@ -12,6 +12,14 @@ class:
 3. a tube's score is the mean score of its boxes; tubes spanning fewer than `min_length` frames
    are dropped, and of tubes overlapping by spatio-temporal IoU > `tube_nms_iou` only the
    higher-scored is kept (MOC's video-mAP does this at 0.3).
+With `method="viterbi"` step 2 is the dynamic programme of Gkioxari and Malik ("Finding
+Action Tubes", CVPR 2015), which Peng and Schmid (ECCV 2016) and Saha et al. (BMVC 2016)
+repeat to find several tubes: in each run of consecutive frames that carry the class, the
+path of one box per frame that maximises the sum of its scores plus `overlap_weight` times
+the IoUs of its consecutive boxes is a tube; its boxes are removed and the next path is
+sought, `top_k` tubes at most, while every frame of the run has a box left. No overlap is
+required, so an actor that moves by more than its size between frames still makes one tube;
+the greedy linking breaks such a tube wherever IoU < `iou`.
 Frames are the video's frames that carry any detection (of any class), so a detector run on
 key frames only (every k-th frame) links from key frame to key frame; a tube's boxes between
 two of its key frames are interpolated linearly, making every tube one box per frame from its
@@ -100,6 +108,49 @@ def _link(candidates, iou):
     return [links for _, links in closed + open_tubes]
 
 
+def _runs_of_frames(candidates):
+    """`candidates` split where a grid frame without the class comes in between."""
+    runs = []
+    for candidate in candidates:
+        if not runs or candidate[0] > runs[-1][-1][0] + 1:
+            runs.append([])
+        runs[-1].append(candidate)
+    return runs
+
+
+def _viterbi(candidates, overlap_weight, max_tubes):
+    """Paths of one box per frame through each run of `candidates` (as `_link` takes them)
+    maximising scores plus `overlap_weight` times consecutive IoUs; lists of (frame, score,
+    box)."""
+    found = []
+    for run in _runs_of_frames(candidates):
+        left = [list(boxes) for _, _, boxes in run]
+        for _ in range(max_tubes):
+            if not all(left):
+                break
+            total = [score for score, _ in left[0]]  # best path value ending at each box
+            back = []
+            for t in range(1, len(run)):
+                step, came_from = [], []
+                for score, box in left[t]:
+                    values = [v + overlap_weight * _overlap(prev, box)
+                              for v, (_, prev) in zip(total, left[t - 1])]
+                    best = int(np.argmax(values))
+                    step.append(values[best] + score)
+                    came_from.append(best)
+                total = step
+                back.append(came_from)
+            pick = [int(np.argmax(total))]
+            for came_from in reversed(back):
+                pick.append(came_from[pick[-1]])
+            pick.reverse()
+            found.append([(frame, *left[t][i]) for t, ((_, frame, _), i)
+                          in enumerate(zip(run, pick))])
+            for t, i in enumerate(pick):
+                del left[t][i]
+    return found
+
+
 def _suppress(tubes, threshold):
     """Tubes (of one video and class) by descending score, without those overlapping a
     higher-scored one by spatio-temporal IoU > `threshold`."""
@@ -110,14 +161,21 @@ def _suppress(tubes, threshold):
     return kept
 
 
-def link_tubes(detections, iou=0.5, nms_iou=0.6, top_k=10, min_length=15, tube_nms_iou=0.3):
+def link_tubes(detections, iou=0.5, nms_iou=0.6, top_k=10, min_length=15, tube_nms_iou=0.3,
+               method="greedy", overlap_weight=1.0):
     """Action tubes of per-frame `detections`, rows (video index, frame, label index, score,
-    x1, y1, x2, y2) as `frame_ap` takes them, linked as the module docstring says.
+    x1, y1, x2, y2) as `frame_ap` takes them, linked as the module docstring says: `method`
+    "greedy" (ACT's and MOC's, by overlap >= `iou`) or "viterbi" (Gkioxari and Malik's, by
+    scores plus `overlap_weight` times overlaps; `iou` unused).
 
     Returns `Tube`s ordered by video, label and descending score, for `video_ap`.
     `tube_nms_iou=None` keeps overlapping tubes; `min_length=1` keeps every tube. Defaults
     are ACT's and MOC's (their tube length limit is 15 frames, JHMDB-21's shortest video).
     """
+    if method not in ("greedy", "viterbi"):
+        raise ValueError(f"method must be 'greedy' or 'viterbi', got {method!r}")
+    if not overlap_weight >= 0:
+        raise ValueError(f"overlap_weight must be >= 0, got {overlap_weight!r}")
     for name, value in (("iou", iou), ("nms_iou", nms_iou)):
         if not 0 < value <= 1:
             raise ValueError(f"{name} must be in (0, 1], got {value!r}")
@@ -135,7 +193,9 @@ def link_tubes(detections, iou=0.5, nms_iou=0.6, top_k=10, min_length=15, tube_n
             for frame, frame_rows in itertools.groupby(mine.tolist(), key=lambda r: r[1]):
                 boxes = _nms([(r[3], r[4:]) for r in frame_rows], nms_iou, int(top_k))
                 candidates.append((grid[frame], int(frame), boxes))
-            tubes = [_build(int(video), int(label), links) for links in _link(candidates, iou)
+            linked = _link(candidates, iou) if method == "greedy" else \
+                _viterbi(candidates, overlap_weight, int(top_k))
+            tubes = [_build(int(video), int(label), links) for links in linked
                      if links[-1][0] - links[0][0] + 1 >= min_length]
             if tube_nms_iou is not None:
                 tubes = _suppress(tubes, tube_nms_iou)
