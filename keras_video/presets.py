@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 
 import keras
 import numpy as np
@@ -390,16 +391,30 @@ def output_classes(model):
     return int(shape[-1]) if len(shape) == 2 and shape[-1] is not None else None
 
 
+def copy_keras_weights(keras_file, target):
+    """Writes the weights inside the `.keras` archive `keras_file` to `target` (a
+    `.weights.h5`). Keras writes them and `save_weights` with one routine (the optimizer's
+    state included), so the file holds what `save_weights` would write for the model saved
+    there, at the cost of a copy instead of reading every variable again (about a second for
+    the demo's models)."""
+    # Keras' archives keep them as "model.weights.h5" (uncompressed), as presets do.
+    with zipfile.ZipFile(keras_file) as archive, archive.open("model.weights.h5") as source, \
+            open(target, "wb") as copy:
+        shutil.copyfileobj(source, copy, 1 << 20)
+
+
 def save(model, directory, class_names=None, *, name=None, metrics=None, metrics_level=None,
          evaluation=None, source=None, license=None, notes=None, overwrite=False,
-         **clip_spec):
+         weights_from=None, **clip_spec):
     """Saves `model` as a preset directory and returns its `Preset`.
 
     `class_names` default to the model's preset's; their count must equal the model's
     outputs. `clip_spec` keywords (frames, frame_stride, fps, short_side, crop, value_range,
     mean, std) update the model's clip spec; values its input shape or preprocessing fix are
-    taken from it. The directory is written under a temporary name and renamed, so a failed
-    save leaves nothing half-written (and, with `overwrite`, the earlier preset whole).
+    taken from it. `weights_from`: a `.keras` file `model` was saved to just now (a
+    training's epoch end writes both); its weights are copied (`copy_keras_weights`) instead
+    of written again. The directory is written under a temporary name and renamed, so a
+    failed save leaves nothing half-written (and, with `overwrite`, the earlier preset whole).
     """
     directory = os.path.abspath(os.fspath(directory))
     if os.path.exists(directory) and not overwrite:
@@ -428,7 +443,10 @@ def save(model, directory, class_names=None, *, name=None, metrics=None, metrics
     try:
         with open(os.path.join(partial, CONFIG_FILE), "w", encoding="utf-8") as f:
             json.dump(preset.model, f, indent=1)
-        model.save_weights(os.path.join(partial, WEIGHTS_FILE))
+        if weights_from is None:
+            model.save_weights(os.path.join(partial, WEIGHTS_FILE))
+        else:
+            copy_keras_weights(weights_from, os.path.join(partial, WEIGHTS_FILE))
         metadata = {
             **preset.info(), "keras_video_version": __version__,
             "keras_version": keras.__version__, "parameter_count": int(model.count_params()),

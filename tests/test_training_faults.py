@@ -472,6 +472,8 @@ def epoch_writers(folder, model):
     checkpoint = with_model(run_callbacks.AtomicCheckpoint(
         os.path.join(folder, "last.keras"), os.path.join(folder, "best"), monitor="accuracy"))
     backup = with_model(run_callbacks.Backup(os.path.join(folder, "backup")))
+    copied = with_model(run_callbacks.Backup(os.path.join(folder, "backup"),
+                                             checkpoint=checkpoint))
     log = with_model(run_callbacks.CSVLogger(os.path.join(folder, "log.csv"), append=True))
 
     def save(epoch):
@@ -514,6 +516,9 @@ def epoch_writers(folder, model):
         "best": (save, None, best_is_whole),  # last.keras, written first, may fail first
         "backup": (lambda e: backup.on_epoch_end(e, {"loss": 1.0}),
                    os.path.join(folder, "backup"), backup_is_whole),
+        # As a run writes it: copied from the epoch's last.keras (which may fail first).
+        "backup copied": (lambda e: (save(e), copied.on_epoch_end(e, {"loss": 1.0})), None,
+                          backup_is_whole),
         "log.csv": (write_log, os.path.join(folder, "log.csv"), log_is_whole),
         "config.yaml": (lambda e: runs.write_config(folder, {"epochs": e, "pad": "x" * 5000}),
                         os.path.join(folder, "config.yaml"), config_is_whole),
@@ -521,8 +526,8 @@ def epoch_writers(folder, model):
     }
 
 
-@pytest.mark.parametrize("writer", ["last.keras", "best", "backup", "log.csv", "config.yaml",
-                                    "tensorboard"])
+@pytest.mark.parametrize("writer", ["last.keras", "best", "backup", "backup copied", "log.csv",
+                                    "config.yaml", "tensorboard"])
 def test_a_full_disk_is_named_and_leaves_the_last_good_files_whole(disk, writer):
     if isinstance(disk, InjectedDisk) and writer == "tensorboard":
         pytest.skip("TensorFlow writes event files through its own C++ code: tmpfs only")
@@ -602,6 +607,37 @@ def test_an_epoch_whose_loss_is_nan_is_not_saved(tmp_path):
         callback.set_model(model)
         callback.on_epoch_end(0, {"loss": float("nan")})
     assert os.listdir(tmp_path) == []
+
+
+def test_an_epoch_end_reads_the_variables_once_and_every_file_holds_them(tmp_path,
+                                                                         monkeypatch):
+    """last.keras is written from the variables; best/ and the backup copy its weights: each
+    loads back to the same weights and optimizer state, and save_weights is not called."""
+    model = small_model()
+    model.optimizer.iterations.assign(3)
+    model.layers[0].bias.assign(np.arange(256, dtype="float32"))
+    model.optimizer.variables[2].assign(np.full(model.optimizer.variables[2].shape, 0.25))
+    checkpoint = run_callbacks.AtomicCheckpoint(tmp_path / "last.keras", tmp_path / "best",
+                                                monitor="accuracy")
+    backup = run_callbacks.Backup(tmp_path / "backup", checkpoint=checkpoint)
+    monkeypatch.setattr(keras.Model, "save_weights",
+                        lambda *a, **k: pytest.fail("the variables were read again"))
+    for callback in (checkpoint, backup):
+        callback.set_model(model)
+        callback.on_epoch_end(0, {"loss": 1.0, "accuracy": 0.5})
+    monkeypatch.undo()
+    expected = [v.numpy() for v in model.weights + model.optimizer.variables]
+    for load in (lambda m: run_callbacks.restore_backup(m, tmp_path / "backup"),
+                 lambda m: m.load_weights(tmp_path / "best" / "model.weights.h5"),
+                 lambda m: m.load_weights(tmp_path / "last.keras")):
+        fresh = small_model()
+        load(fresh)
+        for got, want in zip(fresh.weights + fresh.optimizer.variables, expected):
+            np.testing.assert_array_equal(got.numpy(), want)
+    assert presets.load(tmp_path / "best").count_params() == model.count_params()
+    # An epoch whose .keras file was not written this epoch end is read from the variables.
+    backup.on_epoch_end(1, {"loss": 1.0})
+    assert run_callbacks.backup_epochs(tmp_path / "backup") == 2
 
 
 # ------------------------------------------------------------ 7: errors that mislead

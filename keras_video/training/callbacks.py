@@ -106,6 +106,7 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         self.best_dir = None if best_dir is None else os.fspath(best_dir)
         self.preset = dict(preset or {})
         self.best = -np.inf if mode == "max" else np.inf
+        self.saved_epoch = None  # the epoch whose end wrote `path` last
         if self.best_dir is not None and os.path.exists(self.best_dir + ".json"):
             saved = read_json(self.best_dir + ".json", "the best score so far")
             if not isinstance(saved, dict) or monitor not in saved:
@@ -121,6 +122,7 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         if not _finite_loss(logs):
             return
         replace_file(self.path, self.model.save)
+        self.saved_epoch = epoch
         if self.best_dir is None:
             return
         value = logs.get(self.monitor)
@@ -134,7 +136,7 @@ class AtomicCheckpoint(keras.callbacks.Callback):
                    if prefix + key in logs}
         with writing(self.best_dir):
             presets.save(self.model, self.best_dir, overwrite=True, metrics=metrics,
-                         metrics_level="clip", **{
+                         metrics_level="clip", weights_from=self.path, **{
                              **self.preset, "evaluation": f"{self.preset.get('evaluation', '')} "
                              f"(epoch {epoch + 1}, best {self.monitor} so far)".strip()})
         write_json(self.best_dir + ".json", {self.monitor: float(value), "epoch": epoch + 1})
@@ -156,13 +158,18 @@ class Backup(keras.callbacks.Callback):
     A new run saves its starting state (0 epochs done) before its first step, so that a run
     whose first epoch fails after some of its files were written (a full disk while writing
     best/) is resumed by its rerun, not mistaken for results that have no backup.
+
+    With `checkpoint` (the run's `AtomicCheckpoint`, called before this at each epoch end),
+    an epoch's weights are copied out of the `.keras` file it wrote for that epoch instead of
+    read from the variables again: the epoch end then reads them once, not three times.
     """
 
     WEIGHTS, EPOCHS = "latest.weights.h5", "training_metadata.json"
 
-    def __init__(self, directory, every_steps=None):
+    def __init__(self, directory, every_steps=None, checkpoint=None):
         super().__init__()
         self.directory, self.every_steps = os.fspath(directory), every_steps
+        self.checkpoint = checkpoint
         self._epoch = 0
 
     def on_train_begin(self, logs=None):
@@ -178,15 +185,19 @@ class Backup(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if _finite_loss(logs):
-            self._save(epoch + 1)
+            fresh = self.checkpoint is not None and self.checkpoint.saved_epoch == epoch
+            self._save(epoch + 1, self.checkpoint.path if fresh else None)
 
-    def _save(self, epochs_done):
+    def _save(self, epochs_done, keras_file=None):
         os.makedirs(self.directory, exist_ok=True)
         weights, epochs = (os.path.join(self.directory, n) for n in (self.WEIGHTS, self.EPOCHS))
         new_weights, new_epochs = weights + ".incomplete.weights.h5", epochs + ".incomplete"
         try:
             with writing(self.directory):
-                self.model.save_weights(new_weights, overwrite=True)
+                if keras_file is None:
+                    self.model.save_weights(new_weights, overwrite=True)
+                else:
+                    presets.copy_keras_weights(keras_file, new_weights)
                 with open(new_epochs, "w", encoding="utf-8") as f:
                     json.dump({"epoch": int(epochs_done)}, f)
             for path in (weights, epochs):

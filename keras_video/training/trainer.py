@@ -303,20 +303,22 @@ def train(recipe=None, overrides=(), *, config=None, callbacks=(), resume=True):
     os.makedirs(saves, exist_ok=True)
     # In this order at each epoch end: the counts join the logs first, the backup (what a
     # resumed run starts from) is written last, so an epoch whose files failed is trained again.
+    checkpoint = AtomicCheckpoint(os.path.join(saves, "last.keras"), os.path.join(saves, "best"),
+                                  monitor=monitor, mode="max",
+                                  preset=best_preset_facts(config, train_list.class_names,
+                                                           val_ds))
     all_callbacks = [
         keras.callbacks.TerminateOnNaN(),
         run_callbacks.SkippedVideos(train_errors, val_errors if val_ds is not None else None,
                                     len(val_list) if val_list is not None else None),
-        AtomicCheckpoint(os.path.join(saves, "last.keras"), os.path.join(saves, "best"),
-                         monitor=monitor, mode="max",
-                         preset=best_preset_facts(config, train_list.class_names, val_ds)),
+        checkpoint,
     ]
     if chief:
         all_callbacks += [
             run_callbacks.CSVLogger(log_path, append=True),
             run_callbacks.TensorBoard(os.path.join(folder, "tensorboard")),
         ]
-    all_callbacks.append(run_callbacks.Backup(backup, config["backup_every_steps"]))
+    all_callbacks.append(run_callbacks.Backup(backup, config["backup_every_steps"], checkpoint))
     try:
         history = model.fit(train_ds, epochs=config["epochs"], steps_per_epoch=steps,
                             initial_epoch=done, validation_data=val_ds,
