@@ -23,8 +23,9 @@ def write_functions(path, model, functions):
     module.model_variables = [variable.value for variable in model.variables]
     for name, function in functions.items():
         setattr(module, name, function)
-    tf.saved_model.save(module, os.fspath(path), signatures={
-        name: function.get_concrete_function() for name, function in functions.items()})
+    # The functions themselves, not their concrete functions: `save` traces them in its save
+    # context, and a concrete function traced before it would be traced a second time there.
+    tf.saved_model.save(module, os.fspath(path), signatures=dict(functions))
 
 
 def clip_shape(model, frames=None, size=None, fill=False):
