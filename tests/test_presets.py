@@ -86,20 +86,41 @@ def test_a_keras_file_keeps_the_preset(saved, tmp_path):
     assert inference.load(tmp_path / "m.keras").class_names == NAMES
 
 
+@pytest.fixture(scope="module")
+def exported_alone(saved, tmp_path_factory):
+    """`exported_alone(fmt)`: the preset exported to `fmt` ("savedmodel", "tflite", "onnx"),
+    then moved alone into an empty folder; written once per module (each export of even a
+    tiny S3D-G takes seconds). Tests that damage a file damage a copy."""
+    root, _, _ = saved
+    done = {}
+
+    def get(fmt):
+        if fmt not in done:
+            out = tmp_path_factory.mktemp(f"export_{fmt}") / {
+                "savedmodel": "serving", "tflite": "m.tflite", "onnx": "m.onnx"}[fmt]
+            written = export.export(str(root / "tiny_s3dg"), fmt, out)["path"]
+            alone = tmp_path_factory.mktemp(f"{fmt}_alone")
+            done[fmt] = shutil.move(written, alone / os.path.basename(written))
+            assert os.listdir(alone) == [os.path.basename(written)]
+        return done[fmt]
+
+    return get
+
+
+def copy_of(path, folder):
+    """A copy of an exported file or SavedModel directory in `folder`."""
+    target = os.path.join(folder, os.path.basename(path))
+    if os.path.isdir(path):
+        return shutil.copytree(path, target)
+    return shutil.copy(path, target)
+
+
 @pytest.mark.parametrize("fmt", ["savedmodel", "tflite", "onnx"])
-def test_every_exported_file_carries_the_names_and_clip_spec_alone(saved, tmp_path, fmt):
+def test_every_exported_file_carries_the_names_and_clip_spec_alone(saved, exported_alone, fmt):
     """Exported from the preset, moved alone into an empty folder: the file itself still gives
     the class names and the clip spec, and computes the preset's model."""
     root, model, preset = saved
-    out = tmp_path / "export" / {"savedmodel": "serving", "tflite": "m.tflite",
-                                 "onnx": "m.onnx"}[fmt]
-    out.parent.mkdir()
-    written = export.export(str(root / "tiny_s3dg"), fmt, out)["path"]
-    alone = tmp_path / "alone"
-    alone.mkdir()
-    moved = shutil.move(written, alone / os.path.basename(written))
-    assert sorted(os.listdir(alone)) == [os.path.basename(written)]
-    predictor = inference.load(moved)
+    predictor = inference.load(exported_alone(fmt))
     assert predictor.class_names == NAMES
     assert predictor.clip == preset.clip
     assert predictor.metadata["source"] == "a test" and predictor.metadata["builder"] == "s3dg"
@@ -190,10 +211,8 @@ def test_save_refuses_wrong_class_names_and_leaves_nothing_behind(tmp_path, monk
 
 
 @pytest.mark.parametrize("fmt", ["tflite", "onnx", "savedmodel"])
-def test_damaged_exported_files_are_refused_with_their_name(saved, tmp_path, fmt):
-    root, model, _ = saved
-    out = tmp_path / {"savedmodel": "serving", "tflite": "m.tflite", "onnx": "m.onnx"}[fmt]
-    path = export.export(model, fmt, out, class_names=NAMES)["path"]
+def test_damaged_exported_files_are_refused_with_their_name(exported_alone, tmp_path, fmt):
+    path = copy_of(exported_alone(fmt), tmp_path)
     target = os.path.join(path, "variables", "variables.data-00000-of-00001") \
         if fmt == "savedmodel" else path
     content = bytearray(open(target, "rb").read())
@@ -203,11 +222,9 @@ def test_damaged_exported_files_are_refused_with_their_name(saved, tmp_path, fmt
         inference.load(path)
 
 
-def test_corrupt_metadata_in_an_exported_file_names_the_file(saved, tmp_path):
+def test_corrupt_metadata_in_an_exported_file_names_the_file(exported_alone, tmp_path):
     import onnx
-    root, model, _ = saved
-    path = export.export(model, "onnx", tmp_path / "m.onnx", class_names=NAMES)["path"]
-    proto = onnx.load(path)
+    proto = onnx.load(exported_alone("onnx"))
     onnx.helper.set_model_props(proto, {"keras_video": '{"format_version": 1, "class_na'})
     onnx.save(proto, tmp_path / "bad.onnx")
     with pytest.raises(inference.CorruptModelError, match="bad.onnx.*not valid JSON"):
@@ -241,8 +258,8 @@ def predict_json(capsys, *args):
     return status, (json.loads(out) if out else None), err
 
 
-def test_predict_reads_names_and_clip_from_the_preset_and_each_file_alone(saved, video, tmp_path,
-                                                                         capsys):
+def test_predict_reads_names_and_clip_from_the_preset_and_each_file_alone(saved, exported_alone,
+                                                                         video, capsys):
     root, model, preset = saved
     status, result, err = predict_json(capsys, video, "--model", str(root / "tiny_s3dg"))
     assert status == 0, err
@@ -251,13 +268,7 @@ def test_predict_reads_names_and_clip_from_the_preset_and_each_file_alone(saved,
     assert (result["window"], result["frame_stride"], result["size"]) == (8, 2, [32, 32])
     assert result["fps"] == 12
     for fmt in ("savedmodel", "tflite", "onnx"):
-        folder = tmp_path / fmt
-        folder.mkdir()
-        written = export.export(str(root / "tiny_s3dg"), fmt, folder / f"m.{fmt}")["path"]
-        alone = tmp_path / f"{fmt}_alone"
-        alone.mkdir()
-        moved = shutil.move(written, alone / os.path.basename(written))
-        status, exported, err = predict_json(capsys, video, "--model", str(moved))
+        status, exported, err = predict_json(capsys, video, "--model", str(exported_alone(fmt)))
         assert status == 0, err
         assert [c["class"] for c in exported["top"]] == [c["class"] for c in result["top"]]
         assert exported["window"] == preset.clip.frames == 8

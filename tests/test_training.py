@@ -24,7 +24,9 @@ from keras_video.training import callbacks as run_callbacks
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(TESTS)
-TINY_MODEL = {"name": "c2d", "kwargs": {"width_multiplier": 0.125, "min_width": 4,
+# R3D-18: the zoo network quickest to trace (about half of C2D's time), and most of a fit here
+# is tracing.
+TINY_MODEL = {"name": "r3d_18", "kwargs": {"width_multiplier": 0.125, "min_width": 4,
                                          "dropout_rate": 0.0}}
 
 
@@ -435,8 +437,11 @@ def load_weights(path):
 def test_two_workers_over_loopback_equal_single_worker_training(videos, tmp_path):
     # Deterministic data (whole 8-frame videos, no crop offset, no flip, no shuffle) and frozen
     # BatchNorm, so that a step's gradient depends only on which videos form the global batch.
+    # C2D: the residual R3D diverges at this rate with frozen statistics, and the rounding
+    # differences of the all-reduce grow with it.
     deterministic = dict(epochs=2, steps_per_epoch=2, batch_size=8, freeze_bn=True, seed=3,
-                         data={"shuffle": False}, optimizer={"learning_rate": 0.05})
+                         data={"shuffle": False}, optimizer={"learning_rate": 0.05},
+                         model={"name": "c2d"})
     with reserved_ports(2) as ports:
         cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
         workers = []
