@@ -159,7 +159,7 @@ def test_train_then_evaluate_commands(tmp_path):
                                     seed=seed, progress=False)
     recipe = tmp_path / "tiny.yaml"
     recipe.write_text(f"""
-model: {{name: c2d, kwargs: {{width_multiplier: 0.125, min_width: 4}}}}
+model: {{name: r3d_18, kwargs: {{width_multiplier: 0.125, min_width: 4}}}}
 data: {{train: {{root: {tmp_path / 'train'}}}, validation: {{root: {tmp_path / 'test'}}},
        num_frames: 8, stride: 1, crop_size: 32, scale_jitter: null, flip: false,
        eval_clips: 2, eval_crops: 1}}
@@ -193,7 +193,7 @@ def test_export_then_predict_videos_with_a_timeline(tmp_path, rng):
     from keras_video import data, presets, zoo
     run = tmp_path / "run"
     run.mkdir()
-    presets.save(zoo.get("ir_csn_26", input_shape=(8, 32, 32, 3), classes=3, **TINY),
+    presets.save(zoo.get("r3d_18", input_shape=(8, 32, 32, 3), classes=3, **TINY),
                  run / "best", class_names=["walk", "run", "jump"])
     videos = [str(tmp_path / "a.mp4"), str(tmp_path / "b.mkv")]
     for path in videos:  # 20 frames: windows of 8 every 4 start at 0, 4, 8 and 12
