@@ -398,6 +398,38 @@ def test_a_half_written_backup_falls_back_to_the_one_before(videos, tmp_path):
     assert len(history.history["loss"]) == 2  # resumed after epoch 2 of 4 (its .bkp)
 
 
+def test_a_run_stopped_mid_epoch_resumes_that_epoch_from_its_step_backup(videos, tmp_path):
+    """backup_every_steps: a run that stops in epoch 2 after its step-2 backup trains epoch 2
+    again, starting from the weights of that step (not from the end of epoch 1)."""
+    import keras
+
+    from keras_video.inference import keras_model
+
+    seen = {}
+
+    class StopInEpoch2(keras.callbacks.Callback):  # runs after the trainer's Backup
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.epoch == 1 and batch == 1:
+                seen["weights"] = [w.numpy() for w in self.model.weights]
+            if self.epoch == 1 and batch == 2:
+                raise RuntimeError("stopped in epoch 2")
+
+    config = recipe(videos, tmp_path, epochs=2, steps_per_epoch=4, backup_every_steps=2)
+    with pytest.raises(RuntimeError, match="stopped in epoch 2"):
+        train(config=config, callbacks=[StopInEpoch2()])
+    backup = tmp_path / "run" / "backup"
+    assert run_callbacks.backup_epochs(backup) == 1  # epoch 2 not done
+    restored = keras_model(tmp_path / "run" / "last.keras")  # epoch 1's end
+    assert run_callbacks.restore_backup(restored, backup) == 1
+    for got, want in zip(restored.weights, seen["weights"]):
+        np.testing.assert_array_equal(got.numpy(), want)
+    _, history = train(config=config)
+    assert history.epoch == [1]  # epoch 2 again, from the step-2 weights
+
+
 # ------------------------------------------------------------ 2 workers over loopback
 WORKER_SCRIPT = textwrap.dedent("""
     import json, sys
