@@ -32,7 +32,7 @@ import itertools
 
 import numpy as np
 
-from keras_video.detection.metrics import _detection_rows, tube_iou
+from keras_video.detection.metrics import _detection_rows, box_iou, tube_iou
 
 
 class Tube(collections.namedtuple("Tube", "video label score boxes")):
@@ -121,33 +121,34 @@ def _runs_of_frames(candidates):
 def _viterbi(candidates, overlap_weight, max_tubes):
     """Paths of one box per frame through each run of `candidates` (as `_link` takes them)
     maximising scores plus `overlap_weight` times consecutive IoUs; lists of (frame, score,
-    box)."""
+    box). The IoUs of consecutive frames are computed once per run, as matrices, and shared
+    by the run's tubes: boxes already taken are masked out."""
     found = []
     for run in _runs_of_frames(candidates):
-        left = [list(boxes) for _, _, boxes in run]
+        scores = [np.array([score for score, _ in boxes]) for _, _, boxes in run]
+        boxes = [np.array([box for _, box in boxes], np.float64).reshape(-1, 4)
+                 for _, _, boxes in run]
+        gains = [overlap_weight * box_iou(boxes[t - 1], boxes[t]) for t in range(1, len(run))]
+        free = [np.ones(len(s), bool) for s in scores]
         for _ in range(max_tubes):
-            if not all(left):
+            if not all(f.any() for f in free):
                 break
-            total = [score for score, _ in left[0]]  # best path value ending at each box
+            total = np.where(free[0], scores[0], -np.inf)  # best path value ending at each box
             back = []
             for t in range(1, len(run)):
-                step, came_from = [], []
-                for score, box in left[t]:
-                    values = [v + overlap_weight * _overlap(prev, box)
-                              for v, (_, prev) in zip(total, left[t - 1])]
-                    best = int(np.argmax(values))
-                    step.append(values[best] + score)
-                    came_from.append(best)
-                total = step
+                values = total[:, None] + gains[t - 1]  # (previous box, this box)
+                came_from = values.argmax(axis=0)
+                best = values[came_from, np.arange(len(came_from))]
+                total = np.where(free[t], best + scores[t], -np.inf)
                 back.append(came_from)
-            pick = [int(np.argmax(total))]
+            pick = [int(total.argmax())]
             for came_from in reversed(back):
-                pick.append(came_from[pick[-1]])
+                pick.append(int(came_from[pick[-1]]))
             pick.reverse()
-            found.append([(frame, *left[t][i]) for t, ((_, frame, _), i)
-                          in enumerate(zip(run, pick))])
+            found.append([(frame, float(scores[t][i]), boxes[t][i].tolist())
+                          for t, ((_, frame, _), i) in enumerate(zip(run, pick))])
             for t, i in enumerate(pick):
-                del left[t][i]
+                free[t][i] = False
     return found
 
 
