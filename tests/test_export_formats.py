@@ -20,14 +20,16 @@ NAMES = ["alpha", "beta", "gamma", "delta", "epsilon"]
 # Float32 files differ from Keras by rounding alone: measured at most 2e-5 of the clip-to-clip
 # spread; a file that ignores its input is off by about 1.
 FLOAT_TOLERANCE = 1e-3
-# The default run exports one member of each set of layers: the other Inception members
-# combine I3D's, S3D-G's and C2D's layers in other places; ip-CSN adds only a 1x1x1 conv to
-# ir-CSN's depthwise blocks, and the deeper CSNs stack more of them (each costs 1-2.5
-# minutes); R3D's full 3x3x3 units are I3D's, MC3 mixes R3D's and R(2+1)D's blocks. They run
-# under -m slow.
-SLOW = {"s3d", "top_heavy_s3d", "bottom_heavy_s3d", "fast_s3d", "bottom_heavy_i3d",
-        "top_heavy_i3d", "ip_csn_26", "ir_csn_50", "ip_csn_50", "ir_csn_101", "ip_csn_101",
-        "ir_csn_152", "ip_csn_152", "r3d_18", "mc3_18"}
+# The default run exports one member of each set of layers: S3D-G (separable convs, gating,
+# 3D max pools, the Inception blocks), ir-CSN-26 (depthwise 3D convs, a full 3x7x7 stem conv,
+# residual units) and R(2+1)D. The other Inception members combine S3D-G's layers with full 3D
+# convs (I3D, as in ir-CSN's stem) or with none in time (C2D, S3D-G's spatial convs); ip-CSN
+# adds only a 1x1x1 conv to ir-CSN's depthwise blocks, and the deeper CSNs stack more of them
+# (each costs 1-2.5 minutes); R3D's full 3x3x3 units are I3D's, MC3 mixes R3D's and R(2+1)D's
+# blocks. They run under -m slow.
+SLOW = {"i3d", "c2d", "s3d", "top_heavy_s3d", "bottom_heavy_s3d", "fast_s3d",
+        "bottom_heavy_i3d", "top_heavy_i3d", "ip_csn_26", "ir_csn_50", "ip_csn_50",
+        "ir_csn_101", "ip_csn_101", "ir_csn_152", "ip_csn_152", "r3d_18", "mc3_18"}
 
 
 def tiny(name, **kwargs):
