@@ -10,7 +10,8 @@ import keras
 from keras import ops
 
 from keras_video.layers import forms
-from keras_video.layers.depthwise import DepthwiseConv3D, time_taps
+from keras_video.layers.depthwise import (DepthwiseConv3D, every_nth_frame, static_or_dynamic,
+                                         time_taps)
 
 PADDINGS = ("same", "valid", "symmetric")
 
@@ -25,6 +26,20 @@ def symmetric_pads(kernel_size, strides, dilation_rate=(1, 1, 1)):
     if all(s == 1 and (k - 1) * d % 2 == 0 for k, s, d in zip(kernel_size, strides, dilation_rate)):
         return None
     return tuple((p, p) for p in pads)
+
+
+# The most inputs of a CONCATENATION that TFLite's XNNPACK delegate ran (5 did, 7 did not).
+XNNPACK_CONCAT_INPUTS = 5
+
+
+def concatenate_channels(tensors):
+    """`ops.concatenate(tensors, axis=-1)`, as nested concatenations of at most
+    `XNNPACK_CONCAT_INPUTS` inputs each (I3D's 7-tap stem stacks seven), so that XNNPACK runs
+    them instead of splitting the TFLite graph around one."""
+    while len(tensors) > XNNPACK_CONCAT_INPUTS:
+        tensors = [ops.concatenate(tensors[i:i + XNNPACK_CONCAT_INPUTS], axis=-1)
+                   for i in range(0, len(tensors), XNNPACK_CONCAT_INPUTS)]
+    return ops.concatenate(tensors, axis=-1)
 
 
 def serialize_unit_kwargs(unit_kwargs):
@@ -65,7 +80,8 @@ class Conv3D(keras.layers.Conv3D):
 
     def _spatial(self, x, kernel_2d, epilogue):
         if self.strides[0] > 1:  # a 1-tap kernel with temporal stride keeps every st-th frame
-            x = x[:, :: self.strides[0]]
+            st, frames = self.strides[0], static_or_dynamic(x, 1)
+            x = every_nth_frame(x, 0, st, (frames - 1) // st + 1)
         return self._spatial_strided(x, kernel_2d, epilogue)
 
     def _spatial_strided(self, x, kernel_2d, epilogue):
@@ -95,7 +111,7 @@ class Conv3D(keras.layers.Conv3D):
         temporally shifted copies of the input (im2col along time only)."""
         kt, kh, kw, c, f = kernel.shape
         taps = time_taps(x, kt, self.strides[0], self.dilation_rate[0], self.padding)
-        stacked = ops.concatenate(taps, axis=-1)
+        stacked = concatenate_channels(taps)
         kernel_2d = ops.reshape(ops.transpose(kernel, (1, 2, 0, 3, 4)), (kh, kw, kt * c, f))
         return self._spatial_strided(stacked, kernel_2d, epilogue)
 

@@ -57,8 +57,29 @@ def time_taps(x, kernel_t, stride_t, dilation_t, padding, pad_mode="constant"):
         x, out = pad_same(x, 1, kernel_t, stride_t, dilation_t, pad_mode)
     else:
         out = (static_or_dynamic(x, 1) - (kernel_t - 1) * dilation_t - 1) // stride_t + 1
-    return [x[:, i * dilation_t: i * dilation_t + (out - 1) * stride_t + 1: stride_t]
-            for i in range(kernel_t)]
+    return [every_nth_frame(x, i * dilation_t, stride_t, out) for i in range(kernel_t)]
+
+
+def every_nth_frame(x, start, stride, count):
+    """Frames `start, start + stride, ...` (`count` of them) of `x`: the strided slice
+    `x[:, start:start + (count - 1) * stride + 1:stride]`. Where the shapes are static it is
+    computed with unit-stride slices and reshapes (each row of `stride` frames, its first),
+    which TFLite's XNNPACK runs; it runs no strided slice, and every one split the TFLite graph
+    between XNNPACK and TFLite's own kernels."""
+    if stride == 1:
+        return x[:, start:start + count]
+    frames, rest = x.shape[1], tuple(x.shape[2:])
+    if frames is None or not isinstance(count, int) or None in rest:
+        return x[:, start:start + (count - 1) * stride + 1:stride]
+    end = start + count * stride  # the last row may reach past the clip by up to stride - 1
+    x = x[:, start:min(end, frames)]
+    if end > frames:
+        x = ops.concatenate([x] + [x[:, -1:]] * (end - frames), axis=1)
+    pixels = 1
+    for n in rest:
+        pixels *= n
+    rows = ops.reshape(x, (-1, count, stride, pixels))
+    return ops.reshape(rows[:, :, :1], (-1, count) + rest)
 
 
 @keras.saving.register_keras_serializable(package="keras_video")

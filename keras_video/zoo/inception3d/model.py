@@ -12,8 +12,8 @@ Block names are DeepMind's (`Conv3d_1a_7x7`, `Mixed_3b`, ...), so checkpoints ma
 """
 import keras
 
-from keras_video.layers import (AveragePooling3D, InceptionBlock3D, MaxPooling3D, SelfGating,
-                                SepConv3D, Unit3D)
+from keras_video.layers import (AveragePooling3D, Conv3D, InceptionBlock3D, MaxPooling3D,
+                                SelfGating, SepConv3D, Unit3D)
 from keras_video.zoo import base
 
 # Widths of the Inception-v1 blocks: (b0, b1_reduce, b1, b2_reduce, b2, b3).
@@ -111,7 +111,7 @@ def inception3d_head(x, classes, dropout_rate, classifier_activation):
     size = tuple(d if n is None else min(d, n) for d, n in zip(default, x.shape[1:4]))
     x = AveragePooling3D(size, strides=1, padding="valid", name="AvgPool_0a_7x7")(x)
     x = keras.layers.Dropout(dropout_rate, name="Dropout_0b")(x)
-    x = keras.layers.Conv3D(classes, 1, use_bias=True, name="Logits_Conv3d_0c_1x1")(x)
+    x = Conv3D(classes, 1, use_bias=True, name="Logits_Conv3d_0c_1x1")(x)
     x = keras.layers.GlobalAveragePooling3D(name="logits")(x)
     return base.predictions(x, classifier_activation)
 
