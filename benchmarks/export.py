@@ -43,10 +43,11 @@ def rows_for(name, frames, size, repeats, threads, workdir):
     step("SavedModel")
     path = export.export_savedmodel(model, os.path.join(workdir, name), warmup=False)
     rows.append(timed(name, "savedmodel", export.load(path), clip, repeats, folder_size(path)))
-    for quantize in (None, "fp16", "dynamic_int8", "int8"):
-        step(f"TFLite {quantize or 'fp32'}")
-        report = export.export_tflite(model, os.path.join(workdir, f"{name}_{quantize}.tflite"),
-                                      quantize=quantize)
+    step("TFLite fp32, fp16, dynamic_int8, int8")
+    reports = export.export_tflite_precisions(
+        model, {quantize: os.path.join(workdir, f"{name}_{quantize}.tflite")
+                for quantize in export.QUANTIZATIONS})
+    for quantize, report in reports.items():
         predictor = export.load(report["path"], num_threads=threads)
         rows.append(timed(name, f"tflite {quantize or 'fp32'} ({predictor.delegate})",
                           predictor, clip, repeats, report["bytes"]))

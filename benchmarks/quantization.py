@@ -65,11 +65,11 @@ def main():
     reference = export.load(model)(clips)
     rows = [("keras", reference, None)]
     workdir = tempfile.mkdtemp(prefix="keras-video-quantization-")
-    for quantize in (None, "fp16", "dynamic_int8", "int8"):
-        print(f"  TFLite {quantize or 'fp32'}", file=sys.stderr, flush=True)
-        report = export.export_tflite(
-            model, os.path.join(workdir, f"{args.model}_{quantize}.tflite"), quantize=quantize,
-            representative_data=calibration)
+    print("  TFLite fp32, fp16, dynamic_int8, int8", file=sys.stderr, flush=True)
+    reports = export.export_tflite_precisions(
+        model, {quantize: os.path.join(workdir, f"{args.model}_{quantize}.tflite")
+                for quantize in export.QUANTIZATIONS}, representative_data=calibration)
+    for quantize, report in reports.items():
         predictor = export.load(report["path"])
         rows.append((f"tflite {quantize or 'fp32'} ({predictor.delegate})", predictor(clips),
                      report["bytes"]))

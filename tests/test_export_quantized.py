@@ -36,23 +36,20 @@ def tiny(name):
 
 @pytest.fixture(scope="module")
 def quantized(tmp_path_factory):
-    """`quantized(name)`: a tiny model and its three quantized files, written on first use.
-    int8 calibrates on the default synthetic clips, except ir-CSN-26, which is given
-    `representative_data` (both paths run)."""
+    """`quantized(name)`: a tiny model and its three quantized files, written on first use
+    from one trace (`export_tflite_precisions`). int8 calibrates on the default synthetic
+    clips, except ir-CSN-26, which is given `representative_data` (both paths run)."""
     done = {}
 
     def get(name):
         if name not in done:
             folder = tmp_path_factory.mktemp(name)
             model = tiny(name)
-            files = {"model": model}
-            for quantize in ("fp16", "dynamic_int8", "int8"):
-                calibration = motion_clips(4, *CLIP[:2], seed=2) \
-                    if quantize == "int8" and name == "ir_csn_26" else None
-                files[quantize] = export.export_tflite(
-                    model, folder / f"{quantize}.tflite", quantize=quantize,
-                    representative_data=calibration)
-            done[name] = files
+            calibration = motion_clips(4, *CLIP[:2], seed=2) if name == "ir_csn_26" else None
+            done[name] = {"model": model, **export.export_tflite_precisions(
+                model, {quantize: folder / f"{quantize}.tflite"
+                        for quantize in ("fp16", "dynamic_int8", "int8")},
+                representative_data=calibration)}
         return done[name]
 
     return get

@@ -6,7 +6,8 @@ SavedModel) and applies the model's own preprocessing, so clips go in as decoded
 
 - `signatures`: the clip shape to export, the metadata, atomic writes.
 - `savedmodel`: `export_savedmodel`, TF Serving's `NAME/VERSION/` layout with warm-up requests.
-- `tflite`: `export_tflite`, float32 / float16 / dynamic-range int8 / full-integer int8.
+- `tflite`: `export_tflite`, float32 / float16 / dynamic-range int8 / full-integer int8
+  (`export_tflite_precisions`: several of them from one trace).
 - `onnx`: `export_onnx`, tf2onnx with a dynamic batch axis.
 `load(path)` (from `keras_video.inference`) runs any of them and reads their metadata back.
 """
@@ -14,14 +15,14 @@ import keras
 
 from keras_video.export.onnx import export_onnx
 from keras_video.export.savedmodel import export_savedmodel
-from keras_video.export.tflite import QUANTIZATIONS, export_tflite
+from keras_video.export.tflite import QUANTIZATIONS, export_tflite, export_tflite_precisions
 from keras_video.inference import Predictor, keras_model, load
 from keras_video.progress import Stages
 
 FORMATS = ("savedmodel", "tflite", "onnx")
 
 __all__ = ["FORMATS", "Predictor", "QUANTIZATIONS", "export", "export_onnx",
-           "export_savedmodel", "export_tflite", "load"]
+           "export_savedmodel", "export_tflite", "export_tflite_precisions", "load"]
 
 
 def export(model, fmt, out, *, quantize=None, frames=None, size=None, class_names=None,

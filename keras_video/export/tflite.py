@@ -28,44 +28,61 @@ def export_tflite(model, path, *, quantize=None, frames=None, size=None,
     Only TFLite builtin ops are allowed: no Flex ops, so the file runs on the plain runtime.
     The class names, clip spec, provenance and a sha256 of the file go into its metadata.
     """
-    if quantize not in QUANTIZATIONS:
-        raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
-    signatures.check_destination(path)
+    return export_tflite_precisions(
+        model, {quantize: path}, frames=frames, size=size,
+        representative_data=representative_data, calibration_clips=calibration_clips,
+        class_names=class_names)[quantize]
+
+
+def export_tflite_precisions(model, paths, *, frames=None, size=None,
+                             representative_data=None, calibration_clips=16,
+                             class_names=None):
+    """`export_tflite` for several precisions at once: `paths` maps each `quantize` value
+    (None for float32) to its file. The model is traced and saved once for all of them (that
+    costs about as much as a conversion); returns `{quantize: export_tflite's report}`."""
+    for quantize, path in paths.items():
+        if quantize not in QUANTIZATIONS:
+            raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
+        signatures.check_destination(path)
     shape = signatures.clip_shape(model, frames, size, fill=True)
     channels = model.inputs[0].shape[-1]
     names = signatures.class_names_for(model, class_names)
     outputs = classifier_outputs(model)
     spec = tf.TensorSpec((1, *shape, channels), tf.float32, name="video")
+    if "int8" in paths:  # checked now, not minutes into the conversions
+        clips = representative_data
+        if clips is None:
+            clips = default_calibration(shape, calibration_clips)
+        batches = calibration_batches(clips, spec.shape)
+        first = next(batches, None)
+        if first is None:
+            raise ValueError("representative_data holds no clips")
+        calibration = itertools.chain([first], batches)
 
+    reports = {}
     with tempfile.TemporaryDirectory() as saved:
         signatures.write_functions(saved, outputs, {"serving_default": tf.function(
             lambda video: outputs(video, training=False), input_signature=[spec])})
-        converter = tf.lite.TFLiteConverter.from_saved_model(saved)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if quantize:
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        if quantize == "fp16":
-            converter.target_spec.supported_types = [tf.float16]
-        if quantize == "int8":
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            converter.inference_input_type = tf.uint8 if takes_pixels(model) \
-                else tf.int8
-            clips = representative_data
-            if clips is None:
-                clips = default_calibration(shape, calibration_clips)
-            batches = calibration_batches(clips, spec.shape)
-            first = next(batches, None)  # checked now, not minutes into the conversion
-            if first is None:
-                raise ValueError("representative_data holds no clips")
-            converter.representative_dataset = lambda: (
-                {"video": clip} for clip in itertools.chain([first], batches))
-        content = converter.convert()
-
-    content = metadata.tflite_with_metadata(
-        content, signatures.export_metadata(model, names, shape, quantize=quantize))
-    signatures.write_file(path, content)
-    return {"path": os.fspath(path), "bytes": len(content), "quantize": quantize,
-            **graph_report(content)}
+        for quantize, path in paths.items():
+            converter = tf.lite.TFLiteConverter.from_saved_model(saved)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+            if quantize:
+                converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            if quantize == "fp16":
+                converter.target_spec.supported_types = [tf.float16]
+            if quantize == "int8":
+                converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+                converter.inference_input_type = tf.uint8 if takes_pixels(model) \
+                    else tf.int8
+                converter.representative_dataset = lambda: (
+                    {"video": clip} for clip in calibration)
+            content = metadata.tflite_with_metadata(
+                converter.convert(),
+                signatures.export_metadata(model, names, shape, quantize=quantize))
+            signatures.write_file(path, content)
+            reports[quantize] = {"path": os.fspath(path), "bytes": len(content),
+                                 "quantize": quantize, **graph_report(content)}
+    return reports
 
 
 def default_calibration(shape, count):
