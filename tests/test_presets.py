@@ -17,10 +17,11 @@ NAMES = ["walk", "run", "jump"]
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
-    """A tiny S3D-G saved as a preset with three named classes and a clip spec."""
+    """A tiny R3D-18 (the zoo network quickest to trace: every test here loads or exports it)
+    saved as a preset with three named classes and a clip spec."""
     root = tmp_path_factory.mktemp("presets")
-    model = zoo.S3DG(input_shape=CLIP, classes=3, **TINY)
-    preset = presets.save(model, root / "tiny_s3dg", class_names=NAMES, fps=12, frame_stride=2,
+    model = zoo.R3D18(input_shape=CLIP, classes=3, **TINY)
+    preset = presets.save(model, root / "tiny_r3d", class_names=NAMES, fps=12, frame_stride=2,
                           short_side=40, source="a test", license="MIT")
     return root, model, preset
 
@@ -31,12 +32,12 @@ def clips(n=2, seed=0):
 
 def test_a_saved_preset_holds_the_model_its_names_and_clip_spec(saved):
     root, model, preset = saved
-    folder = root / "tiny_s3dg"
+    folder = root / "tiny_r3d"
     assert sorted(os.listdir(folder)) == ["config.json", "metadata.json", "model.weights.h5"]
     assert not [name for name in os.listdir(root) if "partial" in name]
     config = json.loads((folder / "config.json").read_text())
     assert config["registered_name"] == "keras_video>VideoModel"
-    assert config["config"]["builder"] == "s3dg"
+    assert config["config"]["builder"] == "r3d_18"
     metadata = json.loads((folder / "metadata.json").read_text())
     assert metadata["class_names"] == NAMES and metadata["source"] == "a test"
     assert metadata["parameter_count"] == model.count_params()
@@ -47,39 +48,39 @@ def test_a_saved_preset_holds_the_model_its_names_and_clip_spec(saved):
     np.testing.assert_allclose(metadata["clip"]["std"], zoo.base.KINETICS_MEAN_STD[1])
     loaded = presets.load(folder)
     assert isinstance(loaded, zoo.VideoModel) and loaded.preset.class_names == tuple(NAMES)
-    assert loaded.preset.clip == preset.clip and loaded.preset.name == "tiny_s3dg"
+    assert loaded.preset.clip == preset.clip and loaded.preset.name == "tiny_r3d"
     np.testing.assert_array_equal(loaded(clips()), model(clips()))
 
 
 def test_builders_and_zoo_get_take_a_preset_directory(saved):
     root, model, _ = saved
-    built = zoo.get("s3dg", input_shape=CLIP, classes=3, weights=str(root / "tiny_s3dg"), **TINY)
+    built = zoo.get("r3d_18", input_shape=CLIP, classes=3, weights=str(root / "tiny_r3d"), **TINY)
     np.testing.assert_array_equal(built(clips()), model(clips()))
     assert built.preset.class_names == tuple(NAMES)
-    with pytest.raises(ValueError, match="holds 's3dg' weights; the model is 's3d'"):
-        zoo.S3D(input_shape=CLIP, classes=3, weights=str(root / "tiny_s3dg"), **TINY)
+    with pytest.raises(ValueError, match="holds 'r3d_18' weights; the model is 'mc3_18'"):
+        zoo.MC3_18(input_shape=CLIP, classes=3, weights=str(root / "tiny_r3d"), **TINY)
 
 
 def test_loading_with_builder_overrides(saved):
     root, model, _ = saved
-    backbone = presets.load(root / "tiny_s3dg", include_top=False, pooling="avg",
+    backbone = presets.load(root / "tiny_r3d", include_top=False, pooling="avg",
                             input_shape=(16, 48, 48, 3))
     assert backbone.output.shape[-1] > 0 and backbone.preset.class_names is None
-    full = keras.Model(model.inputs, model.get_layer("Mixed_5c").output)
+    full = keras.Model(model.inputs, model.get_layer("res5_block1").output)
     expected = np.asarray(full(clips())).mean(axis=(1, 2, 3))
-    np.testing.assert_allclose(presets.load(root / "tiny_s3dg", include_top=False,
+    np.testing.assert_allclose(presets.load(root / "tiny_r3d", include_top=False,
                                             pooling="avg")(clips()), expected, atol=1e-5)
     # Other classes: a new head, everything else from the preset.
-    other = presets.load(root / "tiny_s3dg", classes=5)
+    other = presets.load(root / "tiny_r3d", classes=5)
     assert other.output.shape[-1] == 5 and other.preset.class_names is None
-    assert other.preset.metrics == {} and "initialised from tiny_s3dg" in other.preset.source
-    np.testing.assert_array_equal(other.get_layer("Mixed_5c").weights[0],
-                                  model.get_layer("Mixed_5c").weights[0])
+    assert other.preset.metrics == {} and "initialised from tiny_r3d" in other.preset.source
+    np.testing.assert_array_equal(other.get_layer("res5_block1").weights[0],
+                                  model.get_layer("res5_block1").weights[0])
 
 
 def test_a_keras_file_keeps_the_preset(saved, tmp_path):
     root, model, _ = saved
-    presets.load(root / "tiny_s3dg").save(tmp_path / "m.keras")
+    presets.load(root / "tiny_r3d").save(tmp_path / "m.keras")
     reloaded = keras.saving.load_model(tmp_path / "m.keras")
     assert reloaded.preset.class_names == tuple(NAMES) and reloaded.preset.clip.fps == 12
     np.testing.assert_array_equal(reloaded(clips()), model(clips()))
@@ -90,7 +91,7 @@ def test_a_keras_file_keeps_the_preset(saved, tmp_path):
 def exported_alone(saved, tmp_path_factory):
     """`exported_alone(fmt)`: the preset exported to `fmt` ("savedmodel", "tflite", "onnx"),
     then moved alone into an empty folder; written once per module (each export of even a
-    tiny S3D-G takes seconds). Tests that damage a file damage a copy."""
+    tiny model takes seconds). Tests that damage a file damage a copy."""
     root, _, _ = saved
     done = {}
 
@@ -98,7 +99,7 @@ def exported_alone(saved, tmp_path_factory):
         if fmt not in done:
             out = tmp_path_factory.mktemp(f"export_{fmt}") / {
                 "savedmodel": "serving", "tflite": "m.tflite", "onnx": "m.onnx"}[fmt]
-            written = export.export(str(root / "tiny_s3dg"), fmt, out)["path"]
+            written = export.export(str(root / "tiny_r3d"), fmt, out)["path"]
             alone = tmp_path_factory.mktemp(f"{fmt}_alone")
             done[fmt] = shutil.move(written, alone / os.path.basename(written))
             assert os.listdir(alone) == [os.path.basename(written)]
@@ -123,13 +124,13 @@ def test_every_exported_file_carries_the_names_and_clip_spec_alone(saved, export
     predictor = inference.load(exported_alone(fmt))
     assert predictor.class_names == NAMES
     assert predictor.clip == preset.clip
-    assert predictor.metadata["source"] == "a test" and predictor.metadata["builder"] == "s3dg"
+    assert predictor.metadata["source"] == "a test" and predictor.metadata["builder"] == "r3d_18"
     np.testing.assert_allclose(predictor(clips()), model(clips()), atol=1e-4)
 
 
 def test_decode_predictions(saved):
     root, model, _ = saved
-    loaded = presets.load(root / "tiny_s3dg")
+    loaded = presets.load(root / "tiny_r3d")
     probabilities = np.asarray(loaded(clips()))
     decoded = inference.decode_predictions(probabilities, top=2, class_names=loaded)
     assert len(decoded) == 2 and all(len(row) == 2 for row in decoded)
@@ -149,14 +150,14 @@ def test_features_are_the_backbones_pooled_output_per_window(saved, tmp_path):
     frames = np.random.default_rng(1).integers(0, 256, (20, 36, 44, 3)).astype("uint8")
     video = str(tmp_path / "v.mp4")
     data.write_video(video, frames, fps=10)
-    loaded = presets.load(root / "tiny_s3dg", input_shape=(None, None, None, 3))
+    loaded = presets.load(root / "tiny_r3d", input_shape=(None, None, None, 3))
     result = inference.extract_features(loaded, video, window=8, stride=4, frame_stride=1,
                                         fps=10, size=32)
     # Windows of 8 frames every 4 frames of 20: starts 0, 4, 8, 12.
     assert result["features"].shape[0] == 4
     np.testing.assert_allclose(result["start_sec"], [0.0, 0.4, 0.8, 1.2], atol=1e-6)
-    backbone = zoo.S3DG(include_top=False, pooling="avg", input_shape=CLIP, **TINY,
-                        weights=str(root / "tiny_s3dg"))
+    backbone = zoo.R3D18(include_top=False, pooling="avg", input_shape=CLIP, **TINY,
+                        weights=str(root / "tiny_r3d"))
     spec = presets.ClipSpec(frames=8, crop=32, fps=10, short_side=40)  # as the preset resizes
     with inference.VideoWindows(video, spec, step=4) as windows:
         batch = next(windows.batches(8))
@@ -171,15 +172,15 @@ def test_features_are_the_backbones_pooled_output_per_window(saved, tmp_path):
 def test_a_preset_missing_a_file_names_it(saved, tmp_path):
     root, _, _ = saved
     broken = tmp_path / "broken"
-    shutil.copytree(root / "tiny_s3dg", broken)
+    shutil.copytree(root / "tiny_r3d", broken)
     os.remove(broken / "model.weights.h5")
     with pytest.raises(presets.PresetError, match="model.weights.h5 is missing"):
         presets.load(broken)
-    shutil.copy(root / "tiny_s3dg" / "model.weights.h5", broken)
+    shutil.copy(root / "tiny_r3d" / "model.weights.h5", broken)
     (broken / "metadata.json").write_text('{"class_names": ["a"')  # truncated
     with pytest.raises(presets.PresetError, match="metadata.json is corrupt"):
         presets.load(broken)
-    shutil.copy(root / "tiny_s3dg" / "metadata.json", broken)
+    shutil.copy(root / "tiny_r3d" / "metadata.json", broken)
     with open(broken / "model.weights.h5", "r+b") as f:  # a flipped byte in the weights
         f.seek(4000)
         byte = f.read(1)
@@ -261,7 +262,7 @@ def predict_json(capsys, *args):
 def test_predict_reads_names_and_clip_from_the_preset_and_each_file_alone(saved, exported_alone,
                                                                          video, capsys):
     root, model, preset = saved
-    status, result, err = predict_json(capsys, video, "--model", str(root / "tiny_s3dg"))
+    status, result, err = predict_json(capsys, video, "--model", str(root / "tiny_r3d"))
     assert status == 0, err
     assert {c["class"] for c in result["top"]} == set(NAMES)
     # The preset's clip: 8 frames every 2nd frame at 12 fps, short side 40, crop 32.
@@ -323,7 +324,7 @@ def test_one_bad_video_costs_only_its_own_result(saved, video, tmp_path, capsys)
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"not a video at all")
     status, results, err = predict_json(capsys, video, str(bad), video, "--model",
-                                        str(root / "tiny_s3dg"))
+                                        str(root / "tiny_r3d"))
     assert status == 1  # some video failed
     assert [("error" in r) for r in results] == [False, True, False]
     assert str(bad) in results[1]["video"] and "\n" not in results[1]["error"]
@@ -333,7 +334,7 @@ def test_one_bad_video_costs_only_its_own_result(saved, video, tmp_path, capsys)
 def test_features_command_writes_one_row_per_window(saved, video, tmp_path, capsys):
     from keras_video import cli
     root, _, _ = saved
-    status = cli.main(["features", video, "--model", str(root / "tiny_s3dg"), "--out",
+    status = cli.main(["features", video, "--model", str(root / "tiny_r3d"), "--out",
                        str(tmp_path / "f"), "--json"])
     out, err = capsys.readouterr()
     assert status == 0, err
