@@ -109,25 +109,31 @@ def calibration_batches(clips, shape):
 
 
 def ops_used(content):
-    """Builtin op name -> count in a TFLite flatbuffer."""
-    return graph_report(content)["ops"]
+    """Builtin op name -> count in a TFLite flatbuffer (read without allocating or delegating,
+    which `graph_report` does to count the partitions)."""
+    from ai_edge_litert.interpreter import Interpreter
+    return _op_counts(Interpreter(model_content=content))
+
+
+def _op_counts(interpreter):
+    # The op list is exposed only through this (stable, documented-in-code) call; after
+    # delegation it keeps the delegated ops and appends one DELEGATE node per partition.
+    return dict(collections.Counter(op["op_name"] for op in interpreter._get_ops_details()
+                                    if op["op_name"] != "DELEGATE"))
 
 
 def graph_report(content):
     """`{"ops": builtin op name -> count, "xnnpack_partitions": n}` of a TFLite flatbuffer.
     The partitions are the pieces of the graph that TFLite's default CPU delegate, XNNPACK,
     runs: 1 when it runs every op, 0 when it refuses the graph (the runtime then uses TFLite's
-    kernels alone, as `keras_video.export.load` does). Each op it cannot run (MIRROR_PAD, a strided slice, CONV_3D,
-    ...) runs on TFLite's own, mostly single-threaded kernels and splits the graph; on S3D,
-    13 MIRROR_PADs made the file 1.6x slower."""
+    kernels alone, as `keras_video.export.load` does). Each op it cannot run (MIRROR_PAD, a
+    strided slice, CONV_3D, ...) runs on TFLite's own, mostly single-threaded kernels and
+    splits the graph; on S3D, 13 MIRROR_PADs made the file 1.6x slower."""
     from ai_edge_litert.interpreter import Interpreter
     interpreter = Interpreter(model_content=content)
     try:
         interpreter.allocate_tensors()  # applies the delegate: one node per partition
     except RuntimeError:  # XNNPACK refused the graph (seen with some int8 files); none then
         interpreter = Interpreter(model_content=content)
-    # The op list is exposed only through this (stable, documented-in-code) call; it keeps the
-    # delegated ops and appends the delegate's nodes.
-    names = [op["op_name"] for op in interpreter._get_ops_details()]
-    return {"ops": dict(collections.Counter(n for n in names if n != "DELEGATE")),
-            "xnnpack_partitions": names.count("DELEGATE")}
+    partitions = sum(op["op_name"] == "DELEGATE" for op in interpreter._get_ops_details())
+    return {"ops": _op_counts(interpreter), "xnnpack_partitions": partitions}
