@@ -142,6 +142,43 @@ def test_weight_decay_evaluates_the_schedule_once_per_step(name):
     assert type(reloaded) is type(fresh) and reloaded.weight_decay == 0.01
 
 
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adamw_computes_its_step_scalars_once_with_keras_results(amsgrad):
+    """Our AdamW computes the bias corrections (two powers of the step) once per step, not once
+    per variable, and updates every variable bit for bit as Keras' AdamW does; with amsgrad it
+    is Keras' update."""
+    import tensorflow as tf
+
+    from keras_video.training import build_optimizer
+
+    config = load_config({"model": {"name": "s3d"}, "data": {"train": {"root": "/x"}},
+                          "optimizer": {"name": "adamw", "learning_rate": 0.1,
+                                        "weight_decay": 0.01}})
+    ours = build_optimizer(config, steps_per_epoch=10)
+    ours = type(ours).from_config({**ours.get_config(), "amsgrad": amsgrad})
+    theirs = keras.optimizers.AdamW.from_config(ours.get_config())
+    rng = np.random.default_rng(0)
+    start = [rng.standard_normal((3, 2)).astype("float32") for _ in range(6)]
+    grads = [[tf.constant(rng.standard_normal((3, 2)).astype("float32")) for _ in start]
+             for _ in range(4)]
+    results, powers = [], []
+    for optimizer in (ours, theirs):
+        variables = [keras.Variable(v) for v in start]
+        optimizer.build(variables)
+        step = tf.function(lambda g: optimizer.apply(g, variables))
+        for g in grads:
+            step(g)
+        graph = step.get_concrete_function(grads[0]).graph
+        powers.append(sum(op.type == "Pow" for op in graph.get_operations()))
+        results.append([v.numpy() for v in variables])
+    # If Keras' count drops to 2, Keras has hoisted them itself and `_AdamScalarsOncePerStep`
+    # can go.
+    assert powers == [2 * len(start) if amsgrad else 2, 2 * len(start)]
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(results[0][0], start[0])
+
+
 def test_a_saved_run_loads_after_import_keras_video_alone(tmp_path):
     """A checkpoint compiled with our SGD / AdamW names them as `keras_video>...`: a fresh
     process that imports only `keras_video` (as `keras-video predict` and
