@@ -4,6 +4,7 @@ decoded-clip cache shared, the SavedModel reloaded to classify a file, the JSON 
 import json
 import os
 
+import numpy as np
 import pytest
 import yaml
 
@@ -48,3 +49,41 @@ def test_decoding_the_training_clips_completes_the_shared_cache(tmp_path):
     files = sorted(os.listdir(tmp_path))
     assert "decoded_train_clips.index" in files, files
     assert not any(n.endswith(".lockfile") for n in files), files
+
+
+@pytest.mark.timeout(300)
+def test_the_second_process_evaluates_the_trained_weights_on_the_model_it_prepared(
+        tmp_path, monkeypatch):
+    # In the demo these run in the second process (a Pool(1) worker keeps _PREPARED between
+    # its tasks); here in this one, on C2D, the cheaper model to trace.
+    from keras_video.training import config as recipe_config
+    from keras_video.training import trainer
+
+    monkeypatch.setattr(demo, "EVALUATION_BATCH", 3)  # 4 videos: a full batch and a last one
+    settings = {**demo.DEMO, "frames": 8, "train_per_class": 1, "test_per_class": 1}
+    train_dir, test_list = demo.write_videos(str(tmp_path), settings, progress=False)
+    task = ("c2d", train_dir, test_list, str(tmp_path), settings)
+    demo.prepare_evaluation(*task)
+    prepared = demo._PREPARED["c2d"]
+    before = demo.evaluate_demo_model(prepared, test_list, settings)["predictions"]["top1"]
+
+    # "Trained" weights: the built ones, changed, with a logit bias that makes every video
+    # the class the untrained model did not give the first one.
+    config = recipe_config.load_config(demo._demo_recipe("c2d", train_dir, str(tmp_path),
+                                                         settings))
+    trained = trainer.build_model(config, len(test_list.class_names))
+    rng = np.random.default_rng(0)
+    trained.set_weights([w + rng.normal(0, 0.1, w.shape).astype(w.dtype)
+                         for w in trained.get_weights()])
+    target = (before[0] + 1) % len(test_list.class_names)
+    trained.get_layer("Logits_Conv3d_0c_1x1").bias.assign(
+        np.eye(len(test_list.class_names), dtype="float32")[target] * 1e4)
+    os.makedirs(trainer.run_folder(config))
+    trained.save(os.path.join(trainer.run_folder(config), "last.keras"))
+
+    report = demo.evaluate_trained(*task)
+    assert "c2d" not in demo._PREPARED
+    for loaded, saved in zip(prepared.get_weights(), trained.get_weights()):
+        np.testing.assert_array_equal(loaded, saved)
+    assert report["predictions"]["top1"] == [target] * len(test_list)
+    assert report["videos"] == len(test_list)
