@@ -1,6 +1,6 @@
 """Progress of long work that has no step count of its own (an export's trace and conversion,
 reading a checkpoint): one stderr line per stage as it starts, closed by its time, so a user
-waiting a minute knows what the wait is for. Loops with a count use `keras.utils.Progbar`."""
+waiting a minute knows what the wait is for. Loops with a count use `bar`."""
 import contextlib
 import sys
 import time
@@ -29,3 +29,14 @@ class Stages:
             raise
         if self.enabled:
             print(f" {time.perf_counter() - begin:.1f} s", file=stream, flush=True)
+
+
+def bar(target, unit_name):
+    """`keras.utils.Progbar` for a loop of `target` units: redrawn in place on a terminal, one
+    closing line where stdout is not one (a log file, CI). Keras takes every POSIX stdout for a
+    terminal and writes each redraw, with its backspaces and colour codes, into the log: a
+    single line of tens of kilobytes for the demo's videos."""
+    import keras
+
+    interactive = hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
+    return keras.utils.Progbar(target, unit_name=unit_name, verbose=1 if interactive else 2)

@@ -2,7 +2,7 @@ import io
 
 import pytest
 
-from keras_video.progress import Stages
+from keras_video.progress import Stages, bar
 
 
 def test_each_stage_is_one_line_closed_by_its_time_or_failure():
@@ -22,3 +22,22 @@ def test_disabled_stages_print_nothing():
     with Stages(1, enabled=False, stream=out)("reading"):
         pass
     assert out.getvalue() == ""
+
+
+def test_a_bar_in_a_log_is_one_plain_closing_line(capsys):
+    # capsys' stdout is not a terminal, as a log file or CI's is not.
+    progress = bar(300, unit_name="video")
+    for _ in range(300):
+        progress.add(1)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith("300/300 - "), out[:200]
+    assert "\b" not in out and "\x1b" not in out and "\r" not in out
+
+
+def test_a_bar_on_a_terminal_redraws_itself(monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr("sys.stdout", Terminal())
+    assert bar(10, unit_name="video").verbose == 1

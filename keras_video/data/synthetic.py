@@ -64,6 +64,8 @@ import zlib
 
 import numpy as np
 
+from keras_video.progress import bar as progress_bar
+
 ORBIT_CLASSES = ("orbit_clockwise", "orbit_counterclockwise", "orbit_clockwise_fast",
                  "orbit_counterclockwise_fast")
 MOTION_CLASSES = ("move_left", "move_right", "move_up", "move_down", "rotate_clockwise",
@@ -387,9 +389,7 @@ def write_synthetic_videos(root, num_per_class, num_frames=16, size=64, fps=16,
         raise ValueError(f"fps must be positive, got {fps!r}")
     bar = None
     if progress:
-        import keras
-
-        bar = keras.utils.Progbar(num_per_class * len(classes), unit_name="video")
+        bar = progress_bar(num_per_class * len(classes), unit_name="video")
     jobs = []
     for name in classes:
         folder = os.path.join(os.fspath(root), name)

@@ -12,11 +12,11 @@ import os
 
 import numpy as np
 import tensorflow as tf
-from keras.utils import Progbar
 
 from keras_video.data.datasets import AUTOTUNE, default_sampler, finish
 from keras_video.data.decoding import VideoDecodeError, VideoReader
 from keras_video.data.errors import DECODE_ERRORS
+from keras_video.progress import bar as progress_bar
 
 
 def encode_video(path, label, index, video_id, short_side=256, fps=None, jpeg_quality=90,
@@ -67,7 +67,7 @@ def write_tfrecords(source, output_dir, *, num_shards=None, videos_per_shard=256
     temporary = [path + ".incomplete" for path in final]
     writers = [tf.io.TFRecordWriter(path) for path in temporary]
     written, skipped = [0] * num_shards, []
-    bar = Progbar(total, unit_name="video") if progress else None
+    bar = progress_bar(total, unit_name="video") if progress else None
 
     def convert(row):
         return encode_video(source.paths[row], source.labels[row], row, source.video_ids[row],

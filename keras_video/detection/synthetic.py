@@ -34,6 +34,7 @@ import numpy as np
 
 from keras_video.data.synthetic import (_EXTENT, _MOTIONS, ORBIT_CLASSES, SHAPES, _check_shape,
                                         _gratings, _shape_distance)
+from keras_video.progress import bar as progress_bar
 
 MIN_SIZE = 32
 _RADIUS = (0.075, 0.10)        # object radius, a fraction of the frame size
@@ -217,8 +218,7 @@ def write_detection_videos(root, num_train, num_test, num_frames=8, size=64, fps
 
     bar = None
     if progress:
-        import keras
-        bar = keras.utils.Progbar(len(names), unit_name="video")
+        bar = progress_bar(len(names), unit_name="video")
     videos = {}
     with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
         for name, entry in pool.map(write, range(len(names))):

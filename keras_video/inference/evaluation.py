@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from keras_video import data, plots
+from keras_video.progress import bar as progress_bar
 
 
 def average_by_video(predictions, video_ids):
@@ -21,9 +22,7 @@ def average_by_video(predictions, video_ids):
 def predict_views(model, dataset, verbose=False):
     """Runs `model` over a `data.multiview_dataset`: (per-view predictions, labels, video
     ids)."""
-    from keras.utils import Progbar
-
-    bar = Progbar(None, unit_name="view") if verbose else None
+    bar = progress_bar(None, unit_name="view") if verbose else None
     outputs, labels, ids = [], [], []
     for views, view_labels, view_ids in dataset:
         outputs.append(np.asarray(model.predict_on_batch(views), np.float64))
