@@ -248,7 +248,11 @@ def run(workdir=None, settings=None, verbose=True, fit_verbose=0):
         prediction = classify_with_savedmodel(export_dir, test_list.subset([0]), settings)
         results = {"s3dg": _summary(s3dg_model, history, s3dg_report.get(), seconds),
                    "c2d": c2d.get()}
-        prepared.get()  # its errors: evaluate_trained built a model of its own after one
+        try:  # done by now: the worker ran it before evaluate_trained
+            prepared.get()
+        except Exception as error:  # evaluate_trained then built a model of its own
+            _log(f"note: the second process could not prepare S3D-G's evaluation ({error}); "
+                 "it evaluated on a model it built afterwards")
     histories = {name: result["history"] for name, result in results.items()}
 
     say("[5/5] writing the training curves")

@@ -87,3 +87,5 @@ def test_the_second_process_evaluates_the_trained_weights_on_the_model_it_prepar
         np.testing.assert_array_equal(loaded, saved)
     assert report["predictions"]["top1"] == [target] * len(test_list)
     assert report["videos"] == len(test_list)
+    # Where the preparation failed, evaluate_trained builds the model itself.
+    assert demo.evaluate_trained(*task) == report
