@@ -31,12 +31,25 @@ class Stages:
             print(f" {time.perf_counter() - begin:.1f} s", file=stream, flush=True)
 
 
+def _stdout_is_a_terminal():
+    # Keras takes every POSIX stdout for a terminal ("posix" in sys.modules) and writes each
+    # redraw of a bar, with its backspaces and colour codes, into a log: one line of tens of
+    # kilobytes for the demo's videos.
+    return hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
+
+
 def bar(target, unit_name):
     """`keras.utils.Progbar` for a loop of `target` units: redrawn in place on a terminal, one
-    closing line where stdout is not one (a log file, CI). Keras takes every POSIX stdout for a
-    terminal and writes each redraw, with its backspaces and colour codes, into the log: a
-    single line of tens of kilobytes for the demo's videos."""
+    closing line where stdout is not one (a log file, CI)."""
     import keras
 
-    interactive = hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
-    return keras.utils.Progbar(target, unit_name=unit_name, verbose=1 if interactive else 2)
+    return keras.utils.Progbar(target, unit_name=unit_name,
+                               verbose=1 if _stdout_is_a_terminal() else 2)
+
+
+def fit_verbosity(verbose="auto"):
+    """`verbose` for `model.fit`: "auto" is the live bar on a terminal and one line per epoch
+    where stdout is not one; 0, 1 and 2 stay as they are."""
+    if verbose != "auto":
+        return verbose
+    return 1 if _stdout_is_a_terminal() else 2

@@ -2,7 +2,7 @@ import io
 
 import pytest
 
-from keras_video.progress import Stages, bar
+from keras_video.progress import Stages, bar, fit_verbosity
 
 
 def test_each_stage_is_one_line_closed_by_its_time_or_failure():
@@ -41,3 +41,9 @@ def test_a_bar_on_a_terminal_redraws_itself(monkeypatch):
 
     monkeypatch.setattr("sys.stdout", Terminal())
     assert bar(10, unit_name="video").verbose == 1
+    assert fit_verbosity("auto") == 1
+
+
+def test_fit_prints_a_line_per_epoch_in_a_log_unless_told_otherwise(capsys):
+    assert fit_verbosity("auto") == 2  # capsys' stdout is not a terminal
+    assert [fit_verbosity(v) for v in (0, 1, 2)] == [0, 1, 2]

@@ -66,7 +66,7 @@ DEFAULTS = {
     "output_dir": "runs",
     "seed": 0,
     "backup_every_steps": None,  # None: back up at every epoch end; N: also every N steps
-    "verbose": "auto",
+    "verbose": "auto",           # auto (live bar on a terminal, line per epoch in a log) | 0-2
 }
 
 

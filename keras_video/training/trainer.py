@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_video import data, inference, presets, zoo
+from keras_video import data, inference, presets, progress, zoo
 from keras_video.training import callbacks as run_callbacks
 from keras_video.training import multi_worker, runs
 from keras_video.training.callbacks import AtomicCheckpoint
@@ -326,7 +326,7 @@ def train(recipe=None, overrides=(), *, config=None, callbacks=(), resume=True):
                             callbacks=all_callbacks + list(callbacks)
                             + [run_callbacks.ProgbarLogger()],
                             shuffle=False,  # the dataset shuffles its videos itself
-                            verbose=config["verbose"])
+                            verbose=progress.fit_verbosity(config["verbose"]))
     except tf.errors.OpError:
         if train_errors.fatal is None:
             raise
