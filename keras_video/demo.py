@@ -93,17 +93,23 @@ def _demo_recipe(model_name, train_dir, workdir, settings, name=None, fit_verbos
                    fit_verbose=fit_verbose)
 
 
+def _demo_config(model_name, train_dir, workdir, settings):
+    """The resolved recipe of `model_name` in the demo (what `train_demo_model` trains)."""
+    from keras_video.training import config as recipe_config
+
+    return recipe_config.load_config(_demo_recipe(model_name, train_dir, workdir, settings))
+
+
 def decode_training_clips(train_dir, workdir, settings):
     """Decodes every training video of `train_dir` into the work folder's decoded-clip cache,
     through the training pipeline itself (the same for every model), so that the cache holds
     what a training would have written; does nothing where the cache is complete. Afterwards
     several trainings can read it at once (a cache being written takes a lock that a second writer fails on)."""
-    from keras_video.training import config as recipe_config
     from keras_video.training import trainer
 
     if os.path.exists(_cache_path(workdir) + ".index"):
         return
-    config = recipe_config.load_config(_demo_recipe("s3dg", train_dir, workdir, settings))
+    config = _demo_config("s3dg", train_dir, workdir, settings)
     train_list, _ = trainer.video_lists(config)
     # The pipeline shuffles the cached clips over every video, so its first batch waits for
     # the last video to be decoded, which completes the cache.
@@ -153,12 +159,11 @@ def prepare_evaluation(model_name, train_dir, test_list, workdir, settings):
     """In the second process, while the first still trains `model_name`: builds that model and
     runs its evaluation on one batch and one more video, which traces the two prediction
     graphs the full evaluation uses (a full batch, and the smaller last one).
-    `evaluate_trained` then only loads the weights and predicts: about 6 s after the training,
-    where evaluating the trained model in the first process took 22 s (tracing included)."""
-    from keras_video.training import config as recipe_config
+    `evaluate_trained` then only loads the weights and predicts, and most of the evaluation's
+    time (the tracing) is off the path that ends the demo."""
     from keras_video.training import trainer
 
-    config = recipe_config.load_config(_demo_recipe(model_name, train_dir, workdir, settings))
+    config = _demo_config(model_name, train_dir, workdir, settings)
     model = trainer.build_model(config, len(test_list.class_names))
     evaluate_demo_model(model, test_list.subset(range(min(len(test_list),
                                                           EVALUATION_BATCH + 1))), settings)
@@ -175,10 +180,9 @@ def _lower_priority():
 def evaluate_trained(model_name, train_dir, test_list, workdir, settings):
     """`evaluate_demo_model` of the weights `train_demo_model` left in the run's
     `last.keras`, on the model `prepare_evaluation` built (or a new one)."""
-    from keras_video.training import config as recipe_config
     from keras_video.training import trainer
 
-    config = recipe_config.load_config(_demo_recipe(model_name, train_dir, workdir, settings))
+    config = _demo_config(model_name, train_dir, workdir, settings)
     model = _PREPARED.pop(model_name, None)
     if model is None:
         model = trainer.build_model(config, len(test_list.class_names))

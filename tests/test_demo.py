@@ -56,7 +56,6 @@ def test_the_second_process_evaluates_the_trained_weights_on_the_model_it_prepar
         tmp_path, monkeypatch):
     # In the demo these run in the second process (a Pool(1) worker keeps _PREPARED between
     # its tasks); here in this one, on C2D, the cheaper model to trace.
-    from keras_video.training import config as recipe_config
     from keras_video.training import trainer
 
     monkeypatch.setattr(demo, "EVALUATION_BATCH", 3)  # 4 videos: a full batch and a last one
@@ -69,8 +68,7 @@ def test_the_second_process_evaluates_the_trained_weights_on_the_model_it_prepar
 
     # "Trained" weights: the built ones, changed, with a logit bias that makes every video
     # the class the untrained model did not give the first one.
-    config = recipe_config.load_config(demo._demo_recipe("c2d", train_dir, str(tmp_path),
-                                                         settings))
+    config = demo._demo_config("c2d", train_dir, str(tmp_path), settings)
     trained = trainer.build_model(config, len(test_list.class_names))
     rng = np.random.default_rng(0)
     trained.set_weights([w + rng.normal(0, 0.1, w.shape).astype(w.dtype)
