@@ -165,6 +165,7 @@ def fit_detector(model, samples, *, num_frames, size, epochs, batch_size=8, stri
     # Variables built before fit: else fit traces its first step twice (docs/benchmarks.md).
     build_before_fit(model, dataset.element_spec)
     return model.fit(dataset, epochs=epochs, steps_per_epoch=steps, callbacks=list(callbacks),
+                     shuffle=False,  # the dataset shuffles itself; Keras warns it ignores True
                      verbose=verbose)
 
 
