@@ -54,13 +54,10 @@ def _reference(name, size, tmp_path, frames=16, build=None, trunk=TORCHVISION_TR
     return torch_files.read_state_dict(tmp_path / "model.pth"), np.load(tmp_path / "io.npz")
 
 
-# The ResNets on 80x80 rather than torchvision's 112x112, at half the cost: the sizes keep their
-# parity at every stride (each stride-2 layer halves an even size; the last ends odd, 5 as 7),
-# so every padding choice is exercised. S3D's head pools a fixed 7x7: 224 only.
 @pytest.mark.parametrize("name,size,last", [("s3d", 224, "Mixed_5c"),
-                                            ("r2plus1d_18", 80, "res5_block1"),
-                                            ("mc3_18", 80, "res5_block1"),
-                                            ("r3d_18", 80, "res5_block1")])
+                                            ("r2plus1d_18", 112, "res5_block1"),
+                                            ("mc3_18", 112, "res5_block1"),
+                                            ("r3d_18", 112, "res5_block1")])
 def test_computes_torchvisions_function(name, size, last, tmp_path):
     """Same weights, same input: our features and logits equal torchvision's. Features are
     held to 1e-3 of their range (BN fitted to one clip amplifies float32 rounding; one
