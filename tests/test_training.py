@@ -323,7 +323,7 @@ def test_a_seeded_fit_learns_motion_classes_beyond_chance():
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     # As `train` does: built before `fit`, the train step is traced once, not twice.
     trainer.build_before_fit(model, (tf.TensorSpec([None, *clips.shape[1:]]),
-                                     tf.TensorSpec([None], tf.int64)))
+                                     tf.TensorSpec([None], labels.dtype)))
     history = model.fit(clips, labels, batch_size=8, epochs=10, shuffle=True, verbose=0)
     accuracy = history.history["accuracy"]
     held_out_accuracy = float(np.mean(
