@@ -302,7 +302,10 @@ def test_train_variants(videos, tmp_path, changes):
 def test_a_seeded_fit_learns_motion_classes_beyond_chance():
     """Training works, not only runs: 80 steps of the recipe's optimizer (AdamW, constant
     rate) on 64 synthetic clips of 4 motion classes take a tiny C2D from chance (0.25) to
-    fitting its training clips, and to well above chance on 32 clips of another seed."""
+    fitting its training clips, and to well above chance on 64 clips of another seed: at
+    least 26 right, which guessing reaches with a probability under 0.5%. (Held-out accuracy
+    is 0.52-0.56 on the CPUs tried: 64 training clips are memorised more than generalised, and
+    how much moves with the kernels' rounding, e.g. oneDNN on an AVX-512 CPU against Eigen.)"""
     import tensorflow as tf
 
     from keras_video import zoo
@@ -312,7 +315,7 @@ def test_a_seeded_fit_learns_motion_classes_beyond_chance():
 
     classes = ("move_left", "move_right", "move_up", "move_down")
     clips, labels = synthetic.make_clips(16, 8, 32, classes=classes, seed=0)
-    held_out, held_out_labels = synthetic.make_clips(8, 8, 32, classes=classes, seed=1)
+    held_out, held_out_labels = synthetic.make_clips(16, 8, 32, classes=classes, seed=1)
     keras.utils.set_random_seed(0)
     model = zoo.get("c2d", input_shape=(8, 32, 32, 3), classes=4, width_multiplier=0.125,
                     min_width=8, dropout_rate=0.0, bn_momentum=0.5)
@@ -329,7 +332,7 @@ def test_a_seeded_fit_learns_motion_classes_beyond_chance():
     held_out_accuracy = float(np.mean(
         model.predict(held_out, verbose=0).argmax(-1) == held_out_labels))
     assert accuracy[0] < 0.5 and max(accuracy[-2:]) >= 0.9, accuracy
-    assert held_out_accuracy >= 0.5, held_out_accuracy
+    assert held_out_accuracy >= 26 / 64, held_out_accuracy
 
 
 def test_everything_fit_creates_is_built_before_fit(videos):
