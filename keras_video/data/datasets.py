@@ -156,12 +156,15 @@ def finish(dataset, *, training, crop_size=224, scale_jitter=(256, 320), flip=Tr
             frames = tf.reshape(clips, tf.concat([[-1], shape[2:]], 0))
             frames = transforms.short_side_scale(frames, size)
             if num_crops == 1:
-                out = transforms.center_crop(frames, size)[None]
+                out = transforms.center_crop(frames, size)
             else:
+                # (crops, clips * T, ...) -> (clips * crops, T, ...), clip-major order, with a
+                # gather: TensorFlow's oneDNN build logs an error line for a uint8 Transpose.
                 out = transforms.three_crop(frames, size)
-            # (crops, clips * T, S, S, 3) -> (clips * crops, T, S, S, 3), clip-major order.
-            out = tf.reshape(out, [num_crops, shape[0], shape[1], size, size, 3])
-            out = tf.reshape(tf.transpose(out, [1, 0, 2, 3, 4, 5]), [-1, shape[1], size, size, 3])
+                view = tf.range(num_crops * shape[0])
+                out = tf.gather(tf.reshape(out, [num_crops * shape[0], -1]),
+                                view % num_crops * shape[0] + view // num_crops)
+            out = tf.reshape(out, [-1, shape[1], size, size, 3])
             count = tf.shape(out)[0]
             return out, tf.fill([count], label), tf.fill([count], index)
 
