@@ -187,6 +187,7 @@ def main():
     rows, notes = [], []
     with tempfile.TemporaryDirectory() as scratch:
         workdir = args.workdir or scratch
+        os.makedirs(workdir, exist_ok=True)  # a --workdir that does not exist yet
         for name in args.models:
             print(f"{name}: exporting", file=sys.stderr, flush=True)
             table, gmacs, peer_error = candidates_for(name, args.frames, args.size, args.batches,
