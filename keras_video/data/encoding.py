@@ -1,5 +1,6 @@
 """Writing real video files with PyAV: used by the synthetic dataset, the tests and the examples."""
 import fractions
+import functools
 import os
 
 import av
@@ -9,6 +10,31 @@ import numpy as np
 # Part 2 for avi, the UCF101/HMDB51 format.
 DEFAULT_CODECS = {".mp4": "libx264", ".mkv": "libx264", ".avi": "mpeg4", ".mov": "libx264", ".webm": "libvpx-vp9"}
 DEFAULT_AUDIO_CODECS = {".mp4": "aac", ".mkv": "libopus", ".avi": "libmp3lame", ".mov": "aac", ".webm": "libopus"}
+
+
+# x264's own CPU detection, less AVX-512, for CPUs that have it (every such x86-64 CPU has all
+# of these). With its AVX-512 code x264 encodes the same frames to different files from call to
+# call (seen on a Zen 4 VM, 2026-12-02: four variants in ten calls, one thread or several); with
+# the AVX2 code the files are the same every time.
+_X264_WITHOUT_AVX512 = "asm=MMX2,SSE,SSE2,SSE2Fast,LZCNT,SSE3,SSSE3,SSE4.1,SSE4.2,AVX,FMA3,BMI1,BMI2,AVX2,Cache64"
+
+
+@functools.cache
+def _cpu_has_avx512():
+    try:
+        with open("/proc/cpuinfo") as info:
+            return any(line.startswith("flags") and " avx512f" in line for line in info)
+    except OSError:  # not Linux: x264's detection as it is
+        return False
+
+
+def _x264_params(gop_size):
+    params = []
+    if gop_size:  # exactly every gop_size frames: no extra keyframes at scene cuts
+        params.append(f"keyint={gop_size}:min-keyint={gop_size}:scenecut=0")
+    if _cpu_has_avx512():
+        params.append(_X264_WITHOUT_AVX512)
+    return ":".join(params)
 
 
 def write_video(path, frames, fps=25, codec=None, timestamps=None, audio=False, quality=None,
@@ -45,8 +71,8 @@ def write_video(path, frames, fps=25, codec=None, timestamps=None, audio=False, 
             stream.codec_context.gop_size = gop_size
         if codec == "libx264":
             stream.options = {"crf": str(quality if quality is not None else 1), "preset": preset}
-            if gop_size:  # exactly every gop_size frames: no extra keyframes at scene cuts
-                stream.options["x264-params"] = f"keyint={gop_size}:min-keyint={gop_size}:scenecut=0"
+            if _x264_params(gop_size):
+                stream.options["x264-params"] = _x264_params(gop_size)
         elif codec.startswith("libvpx"):
             stream.options = {"crf": str(quality if quality is not None else 4), "b": "0"}
         elif codec in ("mpeg4", "mjpeg"):
