@@ -12,10 +12,10 @@ DEFAULT_CODECS = {".mp4": "libx264", ".mkv": "libx264", ".avi": "mpeg4", ".mov":
 DEFAULT_AUDIO_CODECS = {".mp4": "aac", ".mkv": "libopus", ".avi": "libmp3lame", ".mov": "aac", ".webm": "libopus"}
 
 
-# x264's own CPU detection, less AVX-512, for CPUs that have it (every such x86-64 CPU has all
-# of these). With its AVX-512 code x264 encodes the same frames to different files from call to
-# call (seen on a Zen 4 VM, 2026-12-02: four variants in ten calls, one thread or several); with
-# the AVX2 code the files are the same every time.
+# x264's instruction sets up to AVX2, for CPUs with AVX-512 (every x86-64 CPU with AVX-512 has
+# all of these). With its AVX-512 code x264 encodes the same frames to different files from call
+# to call (a Zen 4 CPU: up to four variants in ten calls, with one thread or several); with the
+# AVX2 code the files are the same every time.
 _X264_WITHOUT_AVX512 = "asm=MMX2,SSE,SSE2,SSE2Fast,LZCNT,SSE3,SSSE3,SSE4.1,SSE4.2,AVX,FMA3,BMI1,BMI2,AVX2,Cache64"
 
 
