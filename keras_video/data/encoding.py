@@ -71,8 +71,9 @@ def write_video(path, frames, fps=25, codec=None, timestamps=None, audio=False, 
             stream.codec_context.gop_size = gop_size
         if codec == "libx264":
             stream.options = {"crf": str(quality if quality is not None else 1), "preset": preset}
-            if _x264_params(gop_size):
-                stream.options["x264-params"] = _x264_params(gop_size)
+            x264_params = _x264_params(gop_size)
+            if x264_params:
+                stream.options["x264-params"] = x264_params
         elif codec.startswith("libvpx"):
             stream.options = {"crf": str(quality if quality is not None else 4), "b": "0"}
         elif codec in ("mpeg4", "mjpeg"):
