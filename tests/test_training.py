@@ -304,8 +304,8 @@ def test_a_seeded_fit_learns_motion_classes_beyond_chance():
     rate) on 64 synthetic clips of 4 motion classes take a tiny C2D from chance (0.25) to
     fitting its training clips, and to well above chance on 64 clips of another seed: at
     least 26 right, which guessing reaches with a probability under 0.5%. (Held-out accuracy
-    is 0.52-0.56 on the CPUs tried: 64 training clips are memorised more than generalised, and
-    how much moves with the kernels' rounding, e.g. oneDNN on an AVX-512 CPU against Eigen.)"""
+    was 0.52 with oneDNN's kernels and 0.56 with Eigen's on one AVX-512 CPU: 64 training clips
+    are memorised more than generalised, and how much moves with the kernels' rounding.)"""
     import tensorflow as tf
 
     from keras_video import zoo
