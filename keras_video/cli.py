@@ -233,7 +233,7 @@ def _demo(args, overrides):
         result = detection_demo.run(workdir=args.workdir)
         return result, lambda: detection_demo.print_table(result)
     from keras_video import demo
-    result = demo.run(workdir=args.workdir, fit_verbose=_keras_verbosity(args))
+    result = demo.run(workdir=args.workdir, fit_verbose="auto")
     return result, lambda: demo.print_table(result)
 
 
@@ -262,7 +262,6 @@ def _benchmark(args, overrides):
 def _train(args, overrides):
     from keras_video import training
     config = _config(args.config, overrides)
-    config["verbose"] = _keras_verbosity(args)
     _, history = training.train(config=config, resume=not args.restart)
     result = {"run": training.trainer.run_folder(config), "epochs_run": len(history.epoch),
               **{key: values[-1] if isinstance(values[-1], int) else float(values[-1])
@@ -421,11 +420,6 @@ def _config(recipe, overrides):
 
 def _progress_on(args):
     return not args.json or sys.stderr.isatty()
-
-
-def _keras_verbosity(args):
-    """Keras' fit verbosity: a live bar on a terminal, a line per epoch in a log."""
-    return 1 if sys.stderr.isatty() else 2
 
 
 def _each(items):

@@ -208,7 +208,7 @@ def _import_training():
 def run(workdir=None, settings=None, verbose=True, fit_verbose=0):
     """Runs the demo; returns its results (the `--json` object). `verbose` prints its steps
     on stderr, `fit_verbose` is Keras' verbosity while S3D-G trains (1: a live bar, 2: a line
-    per epoch); C2D trains silently beside it."""
+    per epoch, "auto": the bar on a terminal, lines elsewhere); C2D trains silently beside it."""
     from keras_video import export, inference, plots
 
     settings = {**DEMO, **(settings or {})}
