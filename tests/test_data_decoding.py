@@ -115,6 +115,29 @@ def test_seeks_to_the_keyframe_before_the_clip(videos, monkeypatch):
     assert starts == [30]  # not 0: decoding starts at the group of pictures holding frame 32
 
 
+def stream_facts(container):
+    """What the reader takes from an opened container: rates, counts, sizes, clocks."""
+    facts = [container.format.name, container.duration]
+    for stream in container.streams:
+        context = stream.codec_context
+        facts.append((stream.type, stream.time_base, stream.frames, stream.duration,
+                      stream.start_time, getattr(stream, "average_rate", None),
+                      getattr(stream, "guessed_rate", None), getattr(context, "width", None),
+                      getattr(context, "height", None), getattr(context, "sample_rate", None)))
+    return facts
+
+
+@pytest.mark.parametrize("name", [f[0] for f in FORMATS])
+def test_mp4_and_mov_files_open_without_the_probe_decoding(videos, name):
+    """The probe decodes frames (and so learns the pixel format) except in MP4 and MOV files,
+    whose headers say all it would find; what the reader reads is the same either way."""
+    path, _ = videos[name]
+    with av.open(str(path)) as probed, decoding._open(str(path), 10.0) as opened:
+        assert stream_facts(opened) == stream_facts(probed)
+        decoded_by_probe = opened.streams.video[0].codec_context.format is not None
+        assert decoded_by_probe == (path.suffix not in (".mp4", ".mov"))
+
+
 def test_start_in_seconds(videos):
     path, _ = videos["h264.mkv"]
     clip = read_video(path, start_sec=1.0, num_frames=3)

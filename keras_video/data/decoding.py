@@ -8,7 +8,8 @@ back permuted ones), so there frames are counted from the keyframe instead.
 Decoding does only what the returned frames need: the packets of frames that are not returned
 are decoded only if other frames reference them (the codec's `skip_frame`, per packet, skips
 the rest: most B-frames), and only returned frames are converted to RGB, through swscale
-contexts kept for the reader's life. The frames are the same as a full decode's, bit for bit.
+contexts kept for the reader's life. Opening an MP4 or MOV file decodes nothing (`_open`).
+The frames are the same as a full decode's, bit for bit.
 """
 import dataclasses
 import math
@@ -27,6 +28,7 @@ _MAX_PACKETS_WITHOUT_FRAME = 600  # a decoder fed this many packets with no pict
 # The last frames of a file are always decoded, never skipped, so that a decoder dropping a
 # frame or two at the end is told apart from a file that stops early (see `_decode`).
 _TAIL_FRAMES = 4
+_PROBED_STREAMS = 16  # streams of an MP4 opened without the probe's decoding (see `_open`)
 
 _WARNED, _WARNED_LOCK = set(), threading.Lock()
 
@@ -38,6 +40,33 @@ def _warn_once(path, message):
             return
         _WARNED.add(path)
     logging.warning("%s: %s", path, message)
+
+
+def _open(path, timeout):
+    """`av.open`, without the probe's decoding where the container already says what it finds.
+
+    Opening a file probes its streams (`avformat_find_stream_info`), which decodes frames: for
+    H.264 the keyframe and up to six more, to guess how many frames the decoder holds back for
+    reordering. MP4 and MOV files give that delay in their sample table (FFmpeg's mov demuxer
+    reads it from the composition offsets) and every other field in their headers, so for them
+    the probe reads one packet and decodes nothing (`skip_frame=all` for each stream's probe
+    decoder): 0.2 ms instead of 4 ms on a 568x320 web video, a tenth of a clip's decoding. The
+    decoders that read the clips are opened afterwards, as before, and give the same frames.
+    Other containers (Matroska needs the probe for its frame rate and that delay) open as usual.
+    """
+    timeouts = (timeout, timeout)
+    try:
+        container = av.open(path, timeout=timeouts, options={"probesize": "32"},
+                            stream_options=[{"skip_frame": "all"}] * _PROBED_STREAMS)
+    except av.ExitError:  # the timeout: trying again would only wait as long once more
+        raise
+    except (av.FFmpegError, ValueError):  # a format 32 bytes do not identify, or one that has
+        pass                              # no streams before probing (MPEG-TS): probe in full
+    else:
+        if {"mov", "mp4"} & set(container.format.name.split(",")):
+            return container
+        container.close()
+    return av.open(path, timeout=timeouts)
 
 
 class VideoDecodeError(Exception):
@@ -82,7 +111,7 @@ class VideoReader:
         # more than the conversion itself at these sizes.
         self._resizer, self._converter = VideoReformatter(), VideoReformatter()
         try:
-            self._container = av.open(self.path, timeout=(timeout, timeout))
+            self._container = _open(self.path, timeout)
         except (av.FFmpegError, OSError, UnicodeDecodeError) as error:
             raise VideoDecodeError(path, f"cannot open: {error}") from None
         try:
