@@ -38,13 +38,47 @@ def _stdout_is_a_terminal():
     return hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
 
 
-def bar(target, unit_name):
-    """`keras.utils.Progbar` for a loop of `target` units: redrawn in place on a terminal, one
-    closing line where stdout is not one (a log file, CI)."""
+def bar(target, unit_name, interval=30.0):
+    """A progress bar for a loop of `target` units (None: not known ahead), advanced with
+    `add(n)`; `update(n, finalize=True)` closes one whose target is not known. On a terminal,
+    `keras.utils.Progbar` redrawn in place; where stdout is not one (a log file, CI), a plain
+    line every `interval` seconds and a closing one, so that a long loop shows it is alive."""
+    if not _stdout_is_a_terminal():
+        return LogLines(target, unit_name, interval)
     import keras
 
-    return keras.utils.Progbar(target, unit_name=unit_name,
-                               verbose=1 if _stdout_is_a_terminal() else 2)
+    return keras.utils.Progbar(target, unit_name=unit_name, verbose=1)
+
+
+class LogLines:
+    """A bar's form in a log: `done/target - elapsed - time per unit` lines, at most one every
+    `interval` seconds, and one when the loop is done."""
+
+    def __init__(self, target, unit_name, interval=30.0, stream=None):
+        self.target, self.unit_name, self.interval, self.stream = target, unit_name, interval, stream
+        self.seen, self.done = 0, False
+        self.start = self.last = time.monotonic()
+
+    def add(self, count):
+        self.update(self.seen + count)
+
+    def update(self, current, finalize=None):
+        self.seen = current
+        if finalize is None:
+            finalize = self.target is not None and current >= self.target
+        now = time.monotonic()
+        if self.done or not (finalize or now - self.last >= self.interval):
+            return
+        self.last, self.done = now, finalize
+        elapsed = now - self.start
+        count = f"{current}/{self.target}" if self.target is not None else f"{current}"
+        per_unit = f" - {_duration(elapsed / current)}/{self.unit_name}" if current else ""
+        print(f"{count} - {_duration(elapsed)}{per_unit}", file=self.stream or sys.stdout,
+              flush=True)
+
+
+def _duration(seconds):
+    return f"{seconds:.0f}s" if seconds >= 1 else f"{1000 * seconds:.0f}ms"
 
 
 def fit_verbosity(verbose="auto"):

@@ -29,9 +29,31 @@ def test_a_bar_in_a_log_is_one_plain_closing_line(capsys):
     progress = bar(300, unit_name="video")
     for _ in range(300):
         progress.add(1)
+    progress.add(0)  # nothing after the closing line
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and out.startswith("300/300 - "), out[:200]
+    assert out.rstrip().endswith("/video")
     assert "\b" not in out and "\x1b" not in out and "\r" not in out
+
+
+def test_a_long_loop_in_a_log_prints_a_line_every_interval(capsys, monkeypatch):
+    clock = iter(range(0, 1000, 10))  # each reading of the clock is 10 s after the last
+    monkeypatch.setattr("keras_video.progress.time.monotonic", lambda: next(clock))
+    progress = bar(6, unit_name="video", interval=25)
+    for _ in range(6):
+        progress.add(1)
+    lines = capsys.readouterr().out.splitlines()
+    # Readings at 10, 20, ... 60 s for the six adds: a line at 30 s and 60 s (the last).
+    assert lines == ["3/6 - 30s - 10s/video", "6/6 - 60s - 10s/video"]
+
+
+def test_a_loop_of_unknown_length_closes_when_told(capsys):
+    progress = bar(None, unit_name="view")
+    progress.add(5)
+    progress.add(7)
+    assert capsys.readouterr().out == ""
+    progress.update(12, finalize=True)
+    assert capsys.readouterr().out.startswith("12 - ")
 
 
 def test_a_bar_on_a_terminal_redraws_itself(monkeypatch):

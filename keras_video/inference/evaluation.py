@@ -30,6 +30,8 @@ def predict_views(model, dataset, verbose=False):
         ids.append(view_ids.numpy())
         if bar is not None:
             bar.add(len(view_ids))
+    if bar is not None:  # the number of views was not known: close the bar
+        bar.update(sum(len(i) for i in ids), finalize=True)
     if not outputs:
         raise ValueError("the dataset yielded no views (every video failed to decode?)")
     return np.concatenate(outputs), np.concatenate(labels), np.concatenate(ids)
