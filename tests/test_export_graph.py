@@ -170,6 +170,58 @@ def test_hoist_transposes_moves_the_layout_transpose_to_the_input(kind, moves, r
         assert all(len(t.dims) == 5 for t in proto.graph.initializer)  # (1, 3, 1, 1, 1)
 
 
+def temporal_conv_graph(kernel=(3, 1, 1), strides=(2, 1, 1), pads=(1, 0, 0, 1, 0, 0), group=1,
+                        then="Relu", batch=2):
+    """x (N, 4, 6, 5, 7) -> Conv (+ bias) -> `then` ("Relu", "Relu twice": a Relu and a Sigmoid
+    both read the conv, or None: the conv's output is the graph's)."""
+    rng = np.random.default_rng(0)
+    weights = rng.normal(size=(8, 4 // group) + kernel).astype(np.float32)
+    initializers = {"w": weights, "b": rng.normal(size=8).astype(np.float32)}
+    conv_out = "y" if then is None else "c"
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], [conv_out], kernel_shape=list(kernel),
+                              strides=list(strides), pads=list(pads), group=group)]
+    if then == "Relu":
+        nodes.append(helper.make_node("Relu", ["c"], ["y"]))
+    elif then == "Relu twice":
+        nodes += [helper.make_node("Relu", ["c"], ["r"]), helper.make_node("Sigmoid", ["c"], ["s"]),
+                  helper.make_node("Add", ["r", "s"], ["y"])]
+    return model(nodes, initializers, [batch, 4, 6, 5, 7])
+
+
+@pytest.mark.parametrize("graph,rewrites", [
+    (dict(), 1), (dict(then=None), 1), (dict(then="Relu twice"), 1),
+    (dict(kernel=(5, 1, 1), strides=(1, 1, 1), pads=(2, 0, 0, 2, 0, 0)), 1),
+    # Not a temporal conv, or not one the 2D view expresses:
+    (dict(kernel=(1, 1, 1), pads=(0,) * 6), 0), (dict(kernel=(3, 3, 3), pads=(1,) * 6), 0),
+    (dict(strides=(2, 2, 1)), 0), (dict(pads=(1, 1, 0, 1, 1, 0)), 0), (dict(group=4), 0)])
+def test_temporal_convs_as_2d(graph, rewrites, rng):
+    proto = temporal_conv_graph(**graph)
+    change = lambda g: onnx_graph.temporal_convs_as_2d(g, onnx_graph.inferred_shapes(proto))  # noqa: E731
+    assert assert_same_function(proto, change, rng) == rewrites
+    convs = [n for n in proto.graph.node if n.op_type == "Conv"]
+    kernel = helper.get_attribute_value(next(a for a in convs[0].attribute
+                                             if a.name == "kernel_shape"))
+    assert len(kernel) == (2 if rewrites else 3)
+    if rewrites and graph.get("then", "Relu") == "Relu":  # the Relu still follows its conv
+        ops = [n.op_type for n in proto.graph.node]
+        assert ops == ["Reshape", "Conv", "Relu", "Reshape"], ops
+
+
+def test_temporal_convs_as_2d_keep_the_batch_dynamic(rng):
+    proto = temporal_conv_graph(batch="batch")
+    clips = [rng.normal(size=(n, 4, 6, 5, 7)).astype(np.float32) for n in (3, 0)]
+    expected = [run(proto, x) for x in clips]
+    assert onnx_graph.temporal_convs_as_2d(proto.graph, onnx_graph.inferred_shapes(proto)) == 1
+    for x, y in zip(clips, expected):
+        np.testing.assert_allclose(run(proto, x), y, atol=1e-5)
+
+
+def test_temporal_convs_need_a_static_height_and_width(rng):
+    proto = temporal_conv_graph()
+    proto.graph.input[0].type.tensor_type.shape.dim[3].dim_param = "height"
+    assert onnx_graph.temporal_convs_as_2d(proto.graph, onnx_graph.inferred_shapes(proto)) == 0
+
+
 def every_layer_model(**unit):
     """A small classifier holding each layer the zoo exports, where it pads as the zoo does:
     symmetric stride-2 conv and pool, a gated separable Inception block, a depthwise unit,
@@ -205,6 +257,13 @@ def test_every_layer_reaches_onnx_as_its_own_op(tmp_path, rng):
     assert ops.pop("AveragePool") == 1 and ops.pop("Sigmoid") == gates
     assert ops.pop("Transpose") == 1  # NDHWC input to NCDHW, once, before anything else
     assert proto.graph.node[0].op_type == "Transpose"
+    # The temporal convs (the separable units' k x 1 x 1) run as 2D convs over (T, H * W),
+    # each between two Reshapes, which move no data; every other conv is 3D.
+    kernels = [helper.get_attribute_value(next(a for a in n.attribute if a.name == "kernel_shape"))
+               for n in proto.graph.node if n.op_type == "Conv"]
+    temporal = [k for k in kernels if len(k) == 2]
+    assert len(temporal) == 3 and all(k[0] > 1 and k[1] == 1 for k in temporal), kernels
+    assert ops.pop("Reshape") == 2 * len(temporal)
     assert not LAYOUT_AND_SHAPE_OPS & set(ops) - {"Concat", "Squeeze"}, ops
     assert ops.get("Concat") == 1  # the Inception block's, no other
     depthwise = [n for n in proto.graph.node if n.op_type == "Conv" and

@@ -5,7 +5,7 @@ In the layers' default form every 3D conv and pool is a 2D op over frames, which
 wrapped in Reshape / Transpose / Cast nodes (and Slice / Concat / Compress for the pools'
 mirrored padding). In the native 3D form (`keras_video.layers.forms`) each layer is one Conv,
 MaxPool or AveragePool, and tf2onnx's transpose optimizer leaves a single layout Transpose at
-the input. Three passes then finish the graph:
+the input. These passes then finish the graph:
 - `set_conv_groups`: tf2onnx 1.17 reads the channel count of 2D layouts only, so the grouped 3D
   conv of a `DepthwiseConv3D` arrives with `group=1`;
 - `drop_identity_reshapes`: where a layout Transpose meets a tensor of spatial size 1, tf2onnx
@@ -14,13 +14,18 @@ the input. Three passes then finish the graph:
   is an explicit Pad in front of them; ONNX Conv and MaxPool take it as their own `pads`;
 - `hoist_transposes`: the input's layout Transpose comes after the preprocessing's per-channel
   multiply-add, which onnxruntime broadcasts slowly over a last axis of 3; moved above them,
-  the two run over whole channel planes.
+  the two run over whole channel planes;
+- `temporal_convs_as_2d`: onnxruntime runs a 3D Conv as im2col and a matrix multiply, which for
+  a k-tap temporal (k x 1 x 1) kernel first copies its input k times; viewed as (N, C, T, H*W)
+  (a Reshape: no data moves) the same conv is a 2D Conv with a (k, 1) kernel, which runs in
+  onnxruntime's blocked (NCHWc) direct kernels at the machine's matmul rate.
 The result is the graph one would write by hand: torchvision's S3D exports to the same Conv /
-Relu / MaxPool / Concat sequence.
+Relu / MaxPool / Concat sequence, with the temporal convs in their 2D view.
 """
 import collections
 import math
 
+import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
@@ -43,6 +48,7 @@ def convert(function, spec, opset):
     drop_identity_reshapes(proto.graph, shapes)
     fold_pads(proto.graph)
     hoist_transposes(proto.graph)
+    temporal_convs_as_2d(proto.graph, inferred_shapes(proto))
     return proto
 
 
@@ -193,6 +199,62 @@ def hoist_transposes(graph):
         graph.node.extend(nodes)
         _drop_unread_initializers(graph, {old})
         moves += 1
+
+
+def temporal_convs_as_2d(graph, shapes):
+    """Rewrites each ungrouped Conv with a (k, 1, 1) kernel, k > 1, stride 1 and no padding
+    in space, whose input's height and width are static, as Reshape to (N, C, T, H*W), a 2D
+    Conv with a (k, 1) kernel and Reshape back. Where a Relu alone reads the conv, the Reshape
+    back follows the Relu, so that onnxruntime still fuses the two. Returns how many."""
+    kernels = {tensor.name: tensor for tensor in graph.initializer}
+    readers = collections.Counter(name for node in graph.node for name in node.input)
+    readers.update(output.name for output in graph.output)
+    nodes, rewritten = list(graph.node), 0
+    for conv in [node for node in nodes if node.op_type == "Conv"]:
+        kernel = kernels.get(conv.input[1])
+        size = (shapes.get(conv.input[0]) or [None] * 5)[3:]
+        attributes = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
+        strides = list(attributes.get("strides", [1, 1, 1]))
+        pads = list(attributes.get("pads", [0] * 6))
+        if (kernel is None or len(kernel.dims) != 5 or list(kernel.dims[3:]) != [1, 1]
+                or kernel.dims[2] < 2 or readers[kernel.name] != 1
+                or attributes.get("group", 1) != 1 or attributes.get("auto_pad", b"NOTSET")
+                not in (b"NOTSET", b"VALID") or strides[1:] != [1, 1]
+                or any(pads[1:3] + pads[4:]) or len(size) != 2 or None in size):
+            continue
+        del kernel.dims[4]  # (O, I, k, 1, 1) -> (O, I, k, 1): the same values
+        name = conv.output[0]
+        view = f"{name}/as_2d_input"
+        to_2d, to_3d = f"{name}/shape_2d", f"{name}/shape_3d"
+        graph.initializer.extend([
+            numpy_helper.from_array(np.array([0, 0, 0, size[0] * size[1]], np.int64), to_2d),
+            numpy_helper.from_array(np.array([0, 0, 0, *size], np.int64), to_3d)])
+        nodes.insert(nodes.index(conv), helper.make_node("Reshape", [conv.input[0], to_2d],
+                                                         [view], name=view))
+        conv.input[0] = view
+        for attribute in [a for a in conv.attribute if a.name != "group"]:
+            conv.attribute.remove(attribute)
+        dilation = list(attributes.get("dilations", [1, 1, 1]))[0]
+        conv.attribute.extend([
+            helper.make_attribute("kernel_shape", [kernel.dims[2], 1]),
+            helper.make_attribute("strides", [strides[0], 1]),
+            helper.make_attribute("dilations", [dilation, 1]),
+            helper.make_attribute("pads", [pads[0], 0, pads[3], 0])])
+        # The 4D tensor ends at the conv, or at a Relu that alone reads it (fused with it).
+        after = [n for n in nodes if name in n.input]
+        last = conv
+        if len(after) == 1 and after[0].op_type == "Relu" and readers[name] == 1:
+            last = after[0]
+            conv.output[0] = last.input[0] = f"{name}/as_2d"
+            _drop_value_info(graph, name)  # the 5D conv output is gone
+        result = last.output[0]
+        last.output[0] = f"{result}/as_2d_output"
+        nodes.insert(nodes.index(last) + 1, helper.make_node(
+            "Reshape", [last.output[0], to_3d], [result], name=f"{result}/as_3d"))
+        rewritten += 1
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return rewritten
 
 
 def _constant_pads(pad, constants):
