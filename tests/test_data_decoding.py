@@ -138,6 +138,17 @@ def test_mp4_and_mov_files_open_without_the_probe_decoding(videos, name):
         assert decoded_by_probe == (path.suffix not in (".mp4", ".mov"))
 
 
+@pytest.mark.parametrize("name", ["h264.mkv", "vp9.webm", "mpeg4.avi"])
+def test_other_containers_named_mp4_are_probed_in_full(videos, tmp_path, name):
+    path, frames = videos[name]
+    misnamed = tmp_path / "misnamed.mp4"
+    misnamed.write_bytes(path.read_bytes())
+    with av.open(str(path)) as probed, decoding._open(str(misnamed), 10.0) as opened:
+        assert stream_facts(opened) == stream_facts(probed)
+        assert opened.streams.video[0].codec_context.format is not None
+    np.testing.assert_array_equal(read_video(misnamed).frames, read_video(path).frames)
+
+
 def test_start_in_seconds(videos):
     path, _ = videos["h264.mkv"]
     clip = read_video(path, start_sec=1.0, num_frames=3)

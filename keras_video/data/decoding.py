@@ -29,6 +29,7 @@ _MAX_PACKETS_WITHOUT_FRAME = 600  # a decoder fed this many packets with no pict
 # frame or two at the end is told apart from a file that stops early (see `_decode`).
 _TAIL_FRAMES = 4
 _PROBED_STREAMS = 16  # streams of an MP4 opened without the probe's decoding (see `_open`)
+_MP4_SUFFIXES = (".mp4", ".m4v", ".mov")
 
 _WARNED, _WARNED_LOCK = set(), threading.Lock()
 
@@ -53,8 +54,12 @@ def _open(path, timeout):
     decoder): 0.2 ms instead of 4 ms on a 568x320 web video, a tenth of a clip's decoding. The
     decoders that read the clips are opened afterwards, as before, and give the same frames.
     Other containers (Matroska needs the probe for its frame rate and that delay) open as usual.
+    Only files named .mp4, .m4v or .mov try the short probe (so that an AVI is not opened
+    twice), and only a file FFmpeg then reads as MP4 or MOV keeps it.
     """
     timeouts = (timeout, timeout)
+    if not path.lower().endswith(_MP4_SUFFIXES):
+        return av.open(path, timeout=timeouts)
     try:
         container = av.open(path, timeout=timeouts, options={"probesize": "32"},
                             stream_options=[{"skip_frame": "all"}] * _PROBED_STREAMS)
