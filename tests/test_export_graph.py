@@ -207,19 +207,67 @@ def test_temporal_convs_as_2d(graph, rewrites, rng):
         assert ops == ["Reshape", "Conv", "Relu", "Reshape"], ops
 
 
-def test_temporal_convs_as_2d_keep_the_batch_dynamic(rng):
-    proto = temporal_conv_graph(batch="batch")
-    clips = [rng.normal(size=(n, 4, 6, 5, 7)).astype(np.float32) for n in (3, 0)]
-    expected = [run(proto, x) for x in clips]
-    assert onnx_graph.temporal_convs_as_2d(proto.graph, onnx_graph.inferred_shapes(proto)) == 1
-    for x, y in zip(clips, expected):
-        np.testing.assert_allclose(run(proto, x), y, atol=1e-5)
-
-
 def test_temporal_convs_need_a_static_height_and_width(rng):
     proto = temporal_conv_graph()
     proto.graph.input[0].type.tensor_type.shape.dim[3].dim_param = "height"
     assert onnx_graph.temporal_convs_as_2d(proto.graph, onnx_graph.inferred_shapes(proto)) == 0
+
+
+def clip_conv_graph(channels=3, kernel=(3, 7, 7), strides=(1, 2, 2), pads=(1, 3, 3, 1, 3, 3),
+                    then=("Relu", "MaxPool"), pool_kernel=(1, 3, 3), batch=2, after="Mul"):
+    """x (N, C, 6, 20, 18) -> `after` (a Mul by a constant, as the preprocessing; a Relu: the
+    conv no longer reads the clip) -> Conv (+ bias) -> the ops in `then`, each reading the one
+    before (MaxPool: `pool_kernel`, stride (1, 2, 2), pads 1 in space), as CSN's stem exports."""
+    rng = np.random.default_rng(0)
+    initializers = {"w": 0.1 * rng.normal(size=(8, channels) + kernel).astype(np.float32),
+                    "b": rng.normal(size=8).astype(np.float32)}
+    initializers["scale"] = np.full((1, channels, 1, 1, 1), 0.5, np.float32)
+    names = ["c"] + [f"t{i}" for i in range(len(then))]
+    names[-1] = "y"
+    nodes = [helper.make_node(after, ["x", "scale"] if after == "Mul" else ["x"], ["pre"]),
+             helper.make_node("Conv", ["pre", "w", "b"], [names[0]], kernel_shape=list(kernel),
+                              strides=list(strides), pads=list(pads))]
+    for i, op in enumerate(then):
+        attrs = dict(kernel_shape=list(pool_kernel), strides=[1, 2, 2],
+                     pads=[0, 1, 1, 0, 1, 1]) if op == "MaxPool" else {}
+        nodes.append(helper.make_node(op, [names[i]], [names[i + 1]], **attrs))
+    return model(nodes, initializers, [batch, channels, 6, 20, 18])
+
+
+@pytest.mark.parametrize("graph,rewrites,absorbed", [
+    (dict(), 1, 2), (dict(then=("Relu",)), 1, 1), (dict(then=()), 1, 0),
+    (dict(kernel=(3, 3, 3), strides=(2, 1, 1), pads=(1, 1, 1, 1, 1, 1)), 1, 2),
+    (dict(kernel=(7, 7, 7), strides=(2, 2, 2), pads=(2, 3, 3, 3, 3, 3)), 1, 2),
+    (dict(kernel=(2, 3, 3), pads=(0, 1, 1, 0, 1, 1)), 1, 2),
+    (dict(pool_kernel=(3, 3, 3)), 1, 1),  # a pool across frames stays 3D
+    (dict(then=("Sigmoid", "MaxPool")), 1, 0),
+    # One tap in time (a spatial 1 x kh x kw conv stays 3D), or not the clip's conv:
+    (dict(kernel=(1, 7, 7), pads=(0, 3, 3, 0, 3, 3)), 0, 0), (dict(after="Relu"), 0, 0)])
+def test_clip_convs_as_2d(graph, rewrites, absorbed, rng):
+    proto = clip_conv_graph(**graph)
+    change = lambda g: onnx_graph.clip_convs_as_2d(g, onnx_graph.inferred_shapes(proto))  # noqa: E731
+    assert assert_same_function(proto, change, rng) == rewrites
+    ops = [n.op_type for n in proto.graph.node]
+    if rewrites:
+        conv = next(n for n in proto.graph.node if n.op_type == "Conv")
+        assert len(helper.get_attribute_value(next(
+            a for a in conv.attribute if a.name == "kernel_shape"))) == 2
+        # The Conv and what it absorbed run in 2D, between the Reshapes.
+        between = ops[ops.index("Conv") + 1:ops.index("Reshape", ops.index("Conv"))]
+        assert len(between) == absorbed, ops
+        assert ops[ops.index("Conv") + absorbed + 1:][:2] == ["Reshape", "Transpose"]
+
+
+@pytest.mark.parametrize("graph,rewrite", [
+    (temporal_conv_graph, onnx_graph.temporal_convs_as_2d),
+    (clip_conv_graph, onnx_graph.clip_convs_as_2d)])
+def test_the_2d_views_keep_the_batch_dynamic(graph, rewrite, rng):
+    proto = graph(batch="batch")
+    clips = [rng.normal(size=[n] + shape_of(proto)[1:]).astype(np.float32) for n in (3, 0)]
+    expected = [run(proto, x) for x in clips]
+    assert rewrite(proto.graph, onnx_graph.inferred_shapes(proto)) == 1
+    for x, y in zip(clips, expected):
+        np.testing.assert_allclose(run(proto, x), y, atol=1e-5)
 
 
 def every_layer_model(**unit):
