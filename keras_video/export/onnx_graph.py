@@ -239,14 +239,9 @@ def temporal_convs_as_2d(graph, shapes):
         nodes.insert(nodes.index(conv), helper.make_node("Reshape", [conv.input[0], to_2d],
                                                          [view], name=view))
         conv.input[0] = view
-        for attribute in [a for a in conv.attribute if a.name != "group"]:
-            conv.attribute.remove(attribute)
         dilation = list(attributes.get("dilations", [1, 1, 1]))[0]
-        conv.attribute.extend([
-            helper.make_attribute("kernel_shape", [kernel.dims[2], 1]),
-            helper.make_attribute("strides", [strides[0], 1]),
-            helper.make_attribute("dilations", [dilation, 1]),
-            helper.make_attribute("pads", [pads[0], 0, pads[3], 0])])
+        _set_2d_window(conv, [kernel.dims[2], 1], [strides[0], 1], [pads[0], 0, pads[3], 0],
+                       dilations=[dilation, 1])
         # The 4D tensor ends at the conv, or at a Relu that alone reads it (fused with it).
         after = [n for n in nodes if name in n.input]
         last = conv
@@ -265,20 +260,19 @@ def temporal_convs_as_2d(graph, shapes):
 
 
 def clip_convs_as_2d(graph, shapes):
-    """Rewrites each ungrouped, undilated 3D Conv with a kernel of 2 or more taps in time that
-    reads the clip itself (the graph's input, through its layout Transpose and the
-    preprocessing's elementwise ops) as one 2D Conv over frames: Transpose to (N, T, C, H, W), the kt time-shifted copies
-    stacked as channels (Pad, strided Slices, Concat), Reshape to (N * T', kt * C, H, W), the 2D
-    Conv with the kernel's taps as input channels, then a Relu and a (1, kh, kw) MaxPool that
-    alone follow it, also in 2D, and Reshape and Transpose back. Returns how many."""
+    """Rewrites each ungrouped, undilated 3D Conv with two or more taps in time that reads the
+    clip itself (the graph's input, through its layout Transpose and the preprocessing's
+    elementwise ops) as one 2D Conv over frames: Transpose to (N, T, C, H, W), the kt
+    time-shifted copies stacked as channels (Pad, strided Slices, Concat), Reshape to
+    (N * T', kt * C, H, W), the 2D Conv with the kernel's taps as input channels, a Relu and a
+    (1, kh, kw) MaxPool that alone follow it also in 2D, then Reshape and Transpose back.
+    Returns how many."""
     kernels = {tensor.name: tensor for tensor in graph.initializer}
     readers = collections.Counter(name for node in graph.node for name in node.input)
     readers.update(output.name for output in graph.output)
     nodes, rewritten = list(graph.node), 0
     producers = {name: node for node in nodes for name in node.output}
     for conv in [node for node in nodes if node.op_type == "Conv"]:
-        if not _reads_the_clip(conv, producers, kernels, {i.name for i in graph.input}):
-            continue
         kernel = kernels.get(conv.input[1])
         shape = shapes.get(conv.input[0]) or []
         attributes = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
@@ -286,13 +280,25 @@ def clip_convs_as_2d(graph, shapes):
                 or None in shape[1:] or readers[kernel.name] != 1
                 or attributes.get("group", 1) != 1
                 or any(d != 1 for d in attributes.get("dilations", [1, 1, 1]))
-                or attributes.get("auto_pad", b"NOTSET") not in (b"NOTSET", b"VALID")):
+                or attributes.get("auto_pad", b"NOTSET") not in (b"NOTSET", b"VALID")
+                or not _reads_the_clip(conv, producers, kernels, {i.name for i in graph.input})):
+            continue
+        chain = [conv]  # the conv, and the Relu and frame pool that run in 2D with it
+        follower = _only_reader(nodes, readers, conv.output[0])
+        if follower is not None and follower.op_type == "Relu":
+            chain.append(follower)
+            follower = _only_reader(nodes, readers, follower.output[0])
+            if follower is not None and _is_frame_pool(follower):
+                chain.append(follower)
+        result = chain[-1].output[0]
+        out_shape = shapes.get(result) or []
+        if len(out_shape) != 5 or None in out_shape[1:]:
             continue
         channels, frames, height, width = shape[1:]
         kt, kh, kw = kernel.dims[2:]
         st, sh, sw = attributes.get("strides", [1, 1, 1])
         t0, h0, w0, t1, h1, w1 = attributes.get("pads", [0] * 6)
-        out_frames = (frames + t0 + t1 - kt) // st + 1
+        out_frames = out_shape[2]
         name, added = conv.output[0], []
 
         def constant(suffix, values):
@@ -309,63 +315,56 @@ def clip_convs_as_2d(graph, shapes):
         if t0 or t1:
             x = add("Pad", [x, constant("time_pads", [0, t0, 0, 0, 0, 0, t1, 0, 0, 0])],
                     "time_padded")
-        if kt > 1 or st > 1 or frames != out_frames:
-            taps = [add("Slice", [x, constant(f"start_{j}", [j]),
-                                  constant(f"end_{j}", [j + st * (out_frames - 1) + 1]),
-                                  constant("time_axis", [1]) if j == 0 else f"{name}/time_axis",
-                                  constant("time_step", [st]) if j == 0 else f"{name}/time_step"],
-                        f"tap_{j}") for j in range(kt)]
-            x = taps[0] if kt == 1 else add("Concat", taps, "taps", axis=2)
+        axis, step = constant("time_axis", [1]), constant("time_step", [st])
+        taps = [add("Slice", [x, constant(f"start_{j}", [j]),
+                              constant(f"end_{j}", [j + st * (out_frames - 1) + 1]), axis, step],
+                    f"tap_{j}") for j in range(kt)]
+        x = add("Concat", taps, "taps", axis=2)
         x = add("Reshape", [x, constant("shape_2d", [-1, kt * channels, height, width])],
                 "as_2d_input")
-        # (O, I, kt, kh, kw) -> (O, kt * I, kh, kw): input channel kt_index * I + i, as stacked.
+        position = nodes.index(conv)
+        nodes[position:position] = added
+        # (O, I, kt, kh, kw) -> (O, kt * I, kh, kw): input channel tap * I + i, as stacked.
         weights = numpy_helper.to_array(kernel)
         stacked = weights.transpose(0, 2, 1, 3, 4).reshape(weights.shape[0], -1, kh, kw)
         kernel.CopyFrom(numpy_helper.from_array(np.ascontiguousarray(stacked), kernel.name))
-        nodes.insert(nodes.index(conv), added.pop(0))  # the Transpose, then the rest in order
-        while added:
-            nodes.insert(nodes.index(conv), added.pop(0))
         conv.input[0] = x
-        for attribute in [a for a in conv.attribute if a.name != "group"]:
-            conv.attribute.remove(attribute)
-        conv.attribute.extend([helper.make_attribute("kernel_shape", [kh, kw]),
-                               helper.make_attribute("strides", [sh, sw]),
-                               helper.make_attribute("pads", [h0, w0, h1, w1])])
-        last = conv
-        follower = _only_reader(nodes, readers, last.output[0])
-        if follower is not None and follower.op_type == "Relu":
-            last = follower
-            follower = _only_reader(nodes, readers, last.output[0])
-            if follower is not None and _is_frame_pool(follower):
-                pool = {a.name: helper.get_attribute_value(a) for a in follower.attribute}
-                pads = list(pool.get("pads", [0] * 6))
-                for attribute in [a for a in follower.attribute
-                                  if a.name in ("kernel_shape", "strides", "pads", "dilations")]:
-                    follower.attribute.remove(attribute)
-                follower.attribute.extend([
-                    helper.make_attribute("kernel_shape", list(pool["kernel_shape"])[1:]),
-                    helper.make_attribute("strides", list(pool.get("strides", [1, 1, 1]))[1:]),
-                    helper.make_attribute("pads", pads[1:3] + pads[4:])])
-                last = follower
-        result = last.output[0]
-        out_shape = shapes.get(result)
-        for node in nodes[nodes.index(conv):nodes.index(last) + 1]:
-            for i, output in enumerate(node.output):
+        _set_2d_window(conv, [kh, kw], [sh, sw], [h0, w0, h1, w1])
+        if len(chain) == 3:
+            pool = {a.name: helper.get_attribute_value(a) for a in chain[2].attribute}
+            pads = list(pool.get("pads", [0] * 6))
+            _set_2d_window(chain[2], list(pool["kernel_shape"])[1:],
+                           list(pool.get("strides", [1, 1, 1]))[1:], pads[1:3] + pads[4:])
+        for node in chain:
+            for output in node.output:
                 _drop_value_info(graph, output)
-        # Chain the absorbed nodes on 4D names; the last one's 5D output comes out of the Transpose.
-        flat = f"{result}/as_2d_output"
-        last.output[0] = flat
-        back = [helper.make_node("Reshape", [flat, constant("shape_3d", [-1, out_frames, *[
-                    out_shape[1], out_shape[3], out_shape[4]]])], [f"{name}/frames_first_output"],
-                    name=f"{name}/as_3d"),
+        # The chain runs on 4D tensors; its 5D result comes out of the Transpose back.
+        chain[-1].output[0] = f"{result}/as_2d_output"
+        out_channels, out_height, out_width = out_shape[1], out_shape[3], out_shape[4]
+        back = [helper.make_node("Reshape", [chain[-1].output[0], constant(
+                    "shape_3d", [-1, out_frames, out_channels, out_height, out_width])],
+                    [f"{name}/frames_first_output"], name=f"{name}/as_3d"),
                 helper.make_node("Transpose", [f"{name}/frames_first_output"], [result],
                                  name=f"{name}/channels_first", perm=[0, 2, 1, 3, 4])]
-        position = nodes.index(last) + 1
+        position = nodes.index(chain[-1]) + 1
         nodes[position:position] = back
         rewritten += 1
     del graph.node[:]
     graph.node.extend(nodes)
     return rewritten
+
+
+def _set_2d_window(node, kernel_shape, strides, pads, dilations=None):
+    """Replaces a Conv's or MaxPool's 3D window attributes (an `auto_pad` of NOTSET or VALID
+    among them, which the explicit pads express) with 2D ones; `group` and the rest stay."""
+    for attribute in [a for a in node.attribute
+                      if a.name in ("kernel_shape", "strides", "pads", "dilations", "auto_pad")]:
+        node.attribute.remove(attribute)
+    node.attribute.extend([helper.make_attribute("kernel_shape", kernel_shape),
+                           helper.make_attribute("strides", strides),
+                           helper.make_attribute("pads", pads)])
+    if dilations is not None:
+        node.attribute.append(helper.make_attribute("dilations", dilations))
 
 
 def _reads_the_clip(node, producers, constants, inputs):
