@@ -243,10 +243,9 @@ def temporal_convs_as_2d(graph, shapes):
         _set_2d_window(conv, [kernel.dims[2], 1], [strides[0], 1], [pads[0], 0, pads[3], 0],
                        dilations=[dilation, 1])
         # The 4D tensor ends at the conv, or at a Relu that alone reads it (fused with it).
-        after = [n for n in nodes if name in n.input]
-        last = conv
-        if len(after) == 1 and after[0].op_type == "Relu" and readers[name] == 1:
-            last = after[0]
+        last, follower = conv, _only_reader(nodes, readers, name)
+        if follower is not None and follower.op_type == "Relu":
+            last = follower
             conv.output[0] = last.input[0] = f"{name}/as_2d"
             _drop_value_info(graph, name)  # the 5D conv output is gone
         result = last.output[0]
