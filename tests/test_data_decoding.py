@@ -140,7 +140,7 @@ def test_mp4_and_mov_files_open_without_the_probe_decoding(videos, name):
 
 @pytest.mark.parametrize("name", ["h264.mkv", "vp9.webm", "mpeg4.avi"])
 def test_other_containers_named_mp4_are_probed_in_full(videos, tmp_path, name):
-    path, frames = videos[name]
+    path, _ = videos[name]
     misnamed = tmp_path / "misnamed.mp4"
     misnamed.write_bytes(path.read_bytes())
     with av.open(str(path)) as probed, decoding._open(str(misnamed), 10.0) as opened:

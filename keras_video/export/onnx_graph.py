@@ -15,16 +15,16 @@ the input. These passes then finish the graph:
 - `hoist_transposes`: the input's layout Transpose comes after the preprocessing's per-channel
   multiply-add, which onnxruntime broadcasts slowly over a last axis of 3; moved above them,
   the two run over whole channel planes;
+- `temporal_convs_as_2d`: onnxruntime runs a 3D Conv as im2col and a matrix multiply, which for
+  a k-tap temporal (k x 1 x 1) kernel first copies its input k times; viewed as (N, C, T, H*W)
+  (a Reshape: no data moves) the same conv is a 2D Conv with a (k, 1) kernel, which runs in
+  onnxruntime's blocked (NCHWc) direct kernels at the machine's matmul rate;
 - `clip_convs_as_2d`: the same im2col makes a stem conv that reads the clip with kt time taps
   (CSN's and R3D's 3 x 7 x 7, I3D's 7 x 7 x 7) copy it kt * kh * kw times; written as one 2D
   conv over frames whose channels stack the kt shifted frames (as the layers' 2D form does),
   with the ReLU and a frame max pool after it also in 2D, it runs in the blocked kernels too
   and the layout Transpose back to (N, C, T, H, W) moves the pooled tensor (ir-CSN-50's stem
-  and pool: 72 -> 45 ms);
-- `temporal_convs_as_2d`: onnxruntime runs a 3D Conv as im2col and a matrix multiply, which for
-  a k-tap temporal (k x 1 x 1) kernel first copies its input k times; viewed as (N, C, T, H*W)
-  (a Reshape: no data moves) the same conv is a 2D Conv with a (k, 1) kernel, which runs in
-  onnxruntime's blocked (NCHWc) direct kernels at the machine's matmul rate.
+  and pool: 72 -> 45 ms).
 The result is the graph one would write by hand: torchvision's S3D exports to the same Conv /
 Relu / MaxPool / Concat sequence, with the stem and the temporal convs in their 2D views.
 """
@@ -54,8 +54,8 @@ def convert(function, spec, opset):
     drop_identity_reshapes(proto.graph, shapes)
     fold_pads(proto.graph)
     hoist_transposes(proto.graph)
-    clip_convs_as_2d(proto.graph, inferred_shapes(proto))
     temporal_convs_as_2d(proto.graph, inferred_shapes(proto))
+    clip_convs_as_2d(proto.graph, inferred_shapes(proto))
     return proto
 
 
@@ -214,13 +214,12 @@ def temporal_convs_as_2d(graph, shapes):
     Conv with a (k, 1) kernel and Reshape back. Where a Relu alone reads the conv, the Reshape
     back follows the Relu, so that onnxruntime still fuses the two. Returns how many."""
     kernels = {tensor.name: tensor for tensor in graph.initializer}
-    readers = collections.Counter(name for node in graph.node for name in node.input)
-    readers.update(output.name for output in graph.output)
+    readers = _reads(graph)
     nodes, rewritten = list(graph.node), 0
     for conv in [node for node in nodes if node.op_type == "Conv"]:
         kernel = kernels.get(conv.input[1])
         size = (shapes.get(conv.input[0]) or [None] * 5)[3:]
-        attributes = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
+        attributes = _attributes(conv)
         strides = list(attributes.get("strides", [1, 1, 1]))
         pads = list(attributes.get("pads", [0] * 6))
         if (kernel is None or len(kernel.dims) != 5 or list(kernel.dims[3:]) != [1, 1]
@@ -267,20 +266,20 @@ def clip_convs_as_2d(graph, shapes):
     (1, kh, kw) MaxPool that alone follow it also in 2D, then Reshape and Transpose back.
     Returns how many."""
     kernels = {tensor.name: tensor for tensor in graph.initializer}
-    readers = collections.Counter(name for node in graph.node for name in node.input)
-    readers.update(output.name for output in graph.output)
+    readers = _reads(graph)
     nodes, rewritten = list(graph.node), 0
     producers = {name: node for node in nodes for name in node.output}
+    inputs = {graph_input.name for graph_input in graph.input}
     for conv in [node for node in nodes if node.op_type == "Conv"]:
         kernel = kernels.get(conv.input[1])
         shape = shapes.get(conv.input[0]) or []
-        attributes = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
+        attributes = _attributes(conv)
         if (kernel is None or len(kernel.dims) != 5 or kernel.dims[2] < 2 or len(shape) != 5
                 or None in shape[1:] or readers[kernel.name] != 1
                 or attributes.get("group", 1) != 1
                 or any(d != 1 for d in attributes.get("dilations", [1, 1, 1]))
                 or attributes.get("auto_pad", b"NOTSET") not in (b"NOTSET", b"VALID")
-                or not _reads_the_clip(conv, producers, kernels, {i.name for i in graph.input})):
+                or not _reads_the_clip(conv, producers, kernels, inputs)):
             continue
         chain = [conv]  # the conv, and the Relu and frame pool that run in 2D with it
         follower = _only_reader(nodes, readers, conv.output[0])
@@ -293,7 +292,7 @@ def clip_convs_as_2d(graph, shapes):
         out_shape = shapes.get(result) or []
         if len(out_shape) != 5 or None in out_shape[1:]:
             continue
-        channels, frames, height, width = shape[1:]
+        channels, _, height, width = shape[1:]
         kt, kh, kw = kernel.dims[2:]
         st, sh, sw = attributes.get("strides", [1, 1, 1])
         t0, h0, w0, t1, h1, w1 = attributes.get("pads", [0] * 6)
@@ -330,7 +329,7 @@ def clip_convs_as_2d(graph, shapes):
         conv.input[0] = x
         _set_2d_window(conv, [kh, kw], [sh, sw], [h0, w0, h1, w1])
         if len(chain) == 3:
-            pool = {a.name: helper.get_attribute_value(a) for a in chain[2].attribute}
+            pool = _attributes(chain[2])
             pads = list(pool.get("pads", [0] * 6))
             _set_2d_window(chain[2], list(pool["kernel_shape"])[1:],
                            list(pool.get("strides", [1, 1, 1]))[1:], pads[1:3] + pads[4:])
@@ -388,7 +387,7 @@ def _is_frame_pool(node):
     """A MaxPool that pools within frames only: a (1, kh, kw) kernel, stride 1 in time."""
     if node.op_type != "MaxPool" or len([o for o in node.output if o]) != 1:
         return False
-    attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    attributes = _attributes(node)
     pads = list(attributes.get("pads", [0] * 6))
     return (list(attributes["kernel_shape"])[0] == 1
             and list(attributes.get("strides", [1, 1, 1]))[0] == 1
@@ -427,6 +426,18 @@ def _takes_pads(node, value):
 
 def _attribute(node, name):
     return next((a for a in node.attribute if a.name == name), None)
+
+
+def _attributes(node):
+    """A node's attributes as a dict of their values."""
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _reads(graph):
+    """How many times each tensor is read, a graph output counting as one read."""
+    reads = collections.Counter(name for node in graph.node for name in node.input)
+    reads.update(output.name for output in graph.output)
+    return reads
 
 
 def _set_pads(node, pads):
