@@ -69,3 +69,21 @@ def test_a_bar_on_a_terminal_redraws_itself(monkeypatch):
 def test_fit_prints_a_line_per_epoch_in_a_log_unless_told_otherwise(capsys):
     assert fit_verbosity("auto") == 2  # capsys' stdout is not a terminal
     assert [fit_verbosity(v) for v in (0, 1, 2)] == [0, 1, 2]
+
+
+def test_evaluation_closes_its_bar_in_a_log(capsys):
+    """Evaluation cannot know its view count ahead, so its bar reaches no target: it is closed
+    with the count it saw (a log showed nothing at all before)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_video.inference.evaluation import predict_views
+
+    class Model:
+        def predict_on_batch(self, views):
+            return np.zeros((len(views), 2))
+
+    batches = [(tf.zeros((n, 1)), tf.zeros((n,), tf.int32), tf.range(n)) for n in (4, 3)]
+    predict_views(Model(), batches, verbose=True)
+    out = capsys.readouterr().out
+    assert out.startswith("7 - ") and out.count("\n") == 1, out
