@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_video.layers import Conv3D, SepConv3D, Unit3D
+from keras_video.layers import Conv3D, SepConv3D, Unit3D, forms
 
 
 def _pair(kernel, strides, padding="same", dilation=(1, 1, 1), filters=5):
@@ -189,3 +189,26 @@ def test_unit3d_folds_in_float32_inference_only(rng, monkeypatch):
     Unit3D(4, (1, 3, 3), dtype="mixed_bfloat16")(x)
     with pytest.raises(AssertionError, match="folded"):
         unit(x)
+
+
+@pytest.mark.parametrize("kernel,strides", [((1, 3, 3), (1, 1, 1)), ((3, 1, 1), (2, 1, 1)),
+                                            ((3, 3, 3), (2, 2, 2))])
+def test_conv3d_pads_are_zeros_around_the_valid_conv(kernel, strides, rng):
+    """`pads` on any axis, also those "symmetric" padding leaves at zero, in every form."""
+    pads = ((1, 2), (0, 1), (2, 0))
+    conv = Conv3D(4, kernel, strides, pads=pads)
+    x = rng.normal(size=(2, 6, 9, 8, 3)).astype("float32")
+    y = conv(x)
+    reference = Conv3D(4, kernel, strides, factorize=False)
+    reference.build((2, 9, 10, 10, 3))
+    reference.kernel.assign(conv.kernel)
+    reference.bias.assign(rng.normal(size=4).astype("float32"))
+    conv.bias.assign(reference.bias)
+    expected = reference(np.pad(x, ((0, 0),) + pads + ((0, 0),)))
+    np.testing.assert_allclose(conv(x), expected, atol=1e-5)
+    assert conv.compute_output_shape(x.shape) == tuple(expected.shape) == tuple(y.shape)
+    with forms.native_3d():
+        np.testing.assert_allclose(conv(x), expected, atol=1e-5)
+    assert Conv3D.from_config(conv.get_config()).pads == pads
+    with pytest.raises(ValueError, match="pads go with padding='valid'"):
+        Conv3D(4, kernel, pads=pads, padding="same")

@@ -42,6 +42,17 @@ def concatenate_channels(tensors):
     return ops.concatenate(tensors, axis=-1)
 
 
+def zero_pad(x, pads, axes):
+    """`x` padded with zeros: `axes` maps an axis of `x` to the (time, height, width) entry of
+    `pads` it takes; `x` itself where those pads are None or zero."""
+    if not pads or not any(any(pads[i]) for i in axes.values()):
+        return x
+    widths = [(0, 0)] * len(x.shape)
+    for axis, i in axes.items():
+        widths[axis] = pads[i]
+    return ops.pad(x, widths)
+
+
 def serialize_unit_kwargs(unit_kwargs):
     """Unit3D keyword arguments that composite layers forward, made JSON-ready for get_config."""
     return {key: value if isinstance(value, (str, int, float, bool, tuple, list, type(None)))
@@ -57,66 +68,88 @@ class Conv3D(keras.layers.Conv3D):
     conv over frames with `kt * in` channels (the input and its time shifts). Weights, outputs
     and config are those of `keras.layers.Conv3D`; `factorize=False` uses the 3D op, as does
     tracing inside `keras_video.layers.forms.native_3d()`.
+
+    `pads`: per-axis `(before, after)` zeros for (time, height, width) around a "valid" conv
+    (what `Unit3D`'s "symmetric" padding needs). They pad the 2D op's input, where XNNPACK
+    folds a PAD into the CONV_2D after it; a pad of the 5D tensor, before the reshape to the
+    2D view, is a copy of the whole tensor that it cannot fold (S3D's TFLite file: 5-10%).
     """
 
-    def __init__(self, *args, factorize=True, **kwargs):
+    def __init__(self, *args, factorize=True, pads=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.factorize = factorize
+        self.pads = tuple(tuple(p) for p in pads) if pads else None
+        if self.pads and self.padding != "valid":
+            raise ValueError(f"pads go with padding='valid', got {self.padding!r}")
 
     def convolution_op(self, inputs, kernel, epilogue=None):
         """The convolution; `epilogue` (an elementwise function: bias, activation) is applied
         to its output while that is still the 2D op's, before the reshape back to 5D, where
         converters fuse it into the conv."""
-        kt, kh, kw = self.kernel_size
+        pads = self.pads
         if (not self.factorize or forms.is_native_3d() or self.groups != 1
                 or self.data_format != "channels_last"):
-            y = super().convolution_op(inputs, kernel)
+            y = super().convolution_op(zero_pad(inputs, pads, {1: 0, 2: 1, 3: 2}), kernel)
             return epilogue(y) if epilogue is not None else y
+        kt, kh, kw = self.kernel_size
         if kt == 1:
-            return self._spatial(inputs, kernel[0], epilogue)
+            return self._spatial(inputs, kernel[0], epilogue, pads)
         if (kh, kw) == (1, 1):
-            return self._temporal(inputs, kernel[:, 0], epilogue)
-        return self._stacked_taps(inputs, kernel, epilogue)
+            return self._temporal(inputs, kernel[:, 0], epilogue, pads)
+        return self._stacked_taps(inputs, kernel, epilogue, pads)
 
-    def _spatial(self, x, kernel_2d, epilogue):
+    def _spatial(self, x, kernel_2d, epilogue, pads):
+        x = zero_pad(x, pads, {1: 0})  # a no-op for "symmetric" (no time pads for 1 tap)
         if self.strides[0] > 1:  # a 1-tap kernel with temporal stride keeps every st-th frame
             st, frames = self.strides[0], static_or_dynamic(x, 1)
             x = every_nth_frame(x, 0, st, (frames - 1) // st + 1)
-        return self._spatial_strided(x, kernel_2d, epilogue)
+        return self._spatial_strided(x, kernel_2d, epilogue, pads)
 
-    def _spatial_strided(self, x, kernel_2d, epilogue):
+    def _spatial_strided(self, x, kernel_2d, epilogue, pads):
         """2D conv of every frame of `x` (batch and time folded together)."""
         sh, sw = self.strides[1:]
         b, t, h, w, c = ops.shape(x)
-        y = ops.conv(ops.reshape(x, (-1, h, w, c)), kernel_2d, strides=(sh, sw),
+        frames = zero_pad(ops.reshape(x, (-1, h, w, c)), pads, {1: 1, 2: 2})
+        y = ops.conv(frames, kernel_2d, strides=(sh, sw),
                      padding=self.padding, dilation_rate=self.dilation_rate[1:])
         if epilogue is not None:
             y = epilogue(y)
         _, h2, w2, f = ops.shape(y)
         return ops.reshape(y, (b, t, h2, w2, f))
 
-    def _temporal(self, x, kernel_2d, epilogue):
+    def _temporal(self, x, kernel_2d, epilogue, pads):
+        x = zero_pad(x, pads, {2: 1, 3: 2})  # a no-op for "symmetric" (none for 1 x 1)
         st, sh, sw = self.strides
         if sh > 1 or sw > 1:
             x = x[:, :, ::sh, ::sw]
         b, t, h, w, c = ops.shape(x)
-        y = ops.conv(ops.reshape(x, (b, t, h * w, c)), kernel_2d, strides=(st, 1),
-                     padding=self.padding, dilation_rate=(self.dilation_rate[0], 1))
+        y = ops.conv(zero_pad(ops.reshape(x, (b, t, h * w, c)), pads, {1: 0}), kernel_2d,
+                     strides=(st, 1), padding=self.padding,
+                     dilation_rate=(self.dilation_rate[0], 1))
         if epilogue is not None:
             y = epilogue(y)
         return ops.reshape(y, (b, ops.shape(y)[1], h, w, self.filters))
 
-    def _stacked_taps(self, x, kernel, epilogue):
+    def _stacked_taps(self, x, kernel, epilogue, pads):
         """A `kt x kh x kw` conv as one 2D conv over frames whose channels are the kt
         temporally shifted copies of the input (im2col along time only)."""
         kt, kh, kw, c, f = kernel.shape
-        taps = time_taps(x, kt, self.strides[0], self.dilation_rate[0], self.padding)
+        # The time taps are slices of the time-padded clip; height and width pad in 2D.
+        taps = time_taps(zero_pad(x, pads, {1: 0}), kt, self.strides[0],
+                         self.dilation_rate[0], self.padding)
         stacked = concatenate_channels(taps)
         kernel_2d = ops.reshape(ops.transpose(kernel, (1, 2, 0, 3, 4)), (kh, kw, kt * c, f))
-        return self._spatial_strided(stacked, kernel_2d, epilogue)
+        return self._spatial_strided(stacked, kernel_2d, epilogue, pads)
+
+    def compute_output_shape(self, input_shape):
+        if self.pads:
+            input_shape = (input_shape[0], *(None if n is None else n + a + b for n, (a, b)
+                                             in zip(input_shape[1:4], self.pads)),
+                           input_shape[4])
+        return super().compute_output_shape(input_shape)
 
     def get_config(self):
-        return {**super().get_config(), "factorize": self.factorize}
+        return {**super().get_config(), "factorize": self.factorize, "pads": self.pads}
 
 
 @keras.saving.register_keras_serializable(package="keras_video")
@@ -152,14 +185,15 @@ class Unit3D(keras.layers.Layer):
 
         pads = symmetric_pads(self.kernel_size, self.strides, self.dilation_rate) \
             if padding == "symmetric" else None
-        self.pad = keras.layers.ZeroPadding3D(pads, name="pad") if pads else None
+        # A Conv3D pads inside its 2D views (see its `pads`); the depthwise conv is padded here.
+        self.pad = keras.layers.ZeroPadding3D(pads, name="pad") if pads and depthwise else None
         conv_padding = "valid" if pads or padding == "valid" else "same"
         conv_args = dict(padding=conv_padding, dilation_rate=self.dilation_rate,
                          use_bias=use_bias, kernel_initializer=self.kernel_initializer,
                          kernel_regularizer=self.kernel_regularizer, name="conv")
         self.conv = (DepthwiseConv3D(self.kernel_size, self.strides, **conv_args) if depthwise
                      else Conv3D(filters, self.kernel_size, self.strides, factorize=factorize,
-                                 **conv_args))
+                                 pads=pads, **conv_args))
         self.bn = keras.layers.BatchNormalization(
             epsilon=bn_epsilon, momentum=bn_momentum, scale=bn_scale, name="bn"
         ) if use_batch_norm else None
