@@ -11,8 +11,9 @@ TensorFlow 2.21 cannot share one:
 - ir_csn_50: pytorchvideo's `create_csn(model_depth=50)` with the stem max pool of its hub
   models (grouped 3D convs).
 keras-video's rows: the model in Keras (XLA, and the plain TF graph), its `export_onnx` file in
-onnxruntime, and its `export_tflite` float32 file on XNNPACK (batch 1 only: the file takes
-one clip per call). onnxruntime runs peer and ours with the same session options.
+onnxruntime, and its `export_tflite` float32 file on XNNPACK (the file takes one clip per
+call, so a batch runs as that many calls, as a TFLite server would run it). onnxruntime runs
+peer and ours with the same session options.
 
 Every runtime gets `--threads` threads. All candidates of one (model, batch) are timed in
 `--rounds` alternating rounds (median of `--repeats` calls after a warm-up call each round);
@@ -148,8 +149,8 @@ def candidates_for(name, frames, size, batches, threads, workdir):
                                           tf.constant(clips))
         rows["keras-video Keras, TF graph"] = (benchmarking.inference_fn(model, False),
                                                tf.constant(clips))
-        if batch == 1:
-            rows["keras-video TFLite fp32, XNNPACK"] = (lite, clips)
+        rows["keras-video TFLite fp32, XNNPACK" + (", one clip per call" if batch > 1
+                                                   else "")] = (lite, clips)
         table[batch] = rows
     return table, gmacs, peer_error
 
