@@ -86,30 +86,29 @@ class Conv3D(keras.layers.Conv3D):
         """The convolution; `epilogue` (an elementwise function: bias, activation) is applied
         to its output while that is still the 2D op's, before the reshape back to 5D, where
         converters fuse it into the conv."""
-        pads = self.pads
         if (not self.factorize or forms.is_native_3d() or self.groups != 1
                 or self.data_format != "channels_last"):
-            y = super().convolution_op(zero_pad(inputs, pads, {1: 0, 2: 1, 3: 2}), kernel)
+            y = super().convolution_op(zero_pad(inputs, self.pads, {1: 0, 2: 1, 3: 2}), kernel)
             return epilogue(y) if epilogue is not None else y
         kt, kh, kw = self.kernel_size
         if kt == 1:
-            return self._spatial(inputs, kernel[0], epilogue, pads)
+            return self._spatial(inputs, kernel[0], epilogue)
         if (kh, kw) == (1, 1):
-            return self._temporal(inputs, kernel[:, 0], epilogue, pads)
-        return self._stacked_taps(inputs, kernel, epilogue, pads)
+            return self._temporal(inputs, kernel[:, 0], epilogue)
+        return self._stacked_taps(inputs, kernel, epilogue)
 
-    def _spatial(self, x, kernel_2d, epilogue, pads):
-        x = zero_pad(x, pads, {1: 0})  # a no-op for "symmetric" (no time pads for 1 tap)
+    def _spatial(self, x, kernel_2d, epilogue):
+        x = zero_pad(x, self.pads, {1: 0})  # a no-op for "symmetric" (no time pads for 1 tap)
         if self.strides[0] > 1:  # a 1-tap kernel with temporal stride keeps every st-th frame
             st, frames = self.strides[0], static_or_dynamic(x, 1)
             x = every_nth_frame(x, 0, st, (frames - 1) // st + 1)
-        return self._spatial_strided(x, kernel_2d, epilogue, pads)
+        return self._spatial_strided(x, kernel_2d, epilogue)
 
-    def _spatial_strided(self, x, kernel_2d, epilogue, pads):
+    def _spatial_strided(self, x, kernel_2d, epilogue):
         """2D conv of every frame of `x` (batch and time folded together)."""
         sh, sw = self.strides[1:]
         b, t, h, w, c = ops.shape(x)
-        frames = zero_pad(ops.reshape(x, (-1, h, w, c)), pads, {1: 1, 2: 2})
+        frames = zero_pad(ops.reshape(x, (-1, h, w, c)), self.pads, {1: 1, 2: 2})
         y = ops.conv(frames, kernel_2d, strides=(sh, sw),
                      padding=self.padding, dilation_rate=self.dilation_rate[1:])
         if epilogue is not None:
@@ -117,29 +116,29 @@ class Conv3D(keras.layers.Conv3D):
         _, h2, w2, f = ops.shape(y)
         return ops.reshape(y, (b, t, h2, w2, f))
 
-    def _temporal(self, x, kernel_2d, epilogue, pads):
-        x = zero_pad(x, pads, {2: 1, 3: 2})  # a no-op for "symmetric" (none for 1 x 1)
+    def _temporal(self, x, kernel_2d, epilogue):
+        x = zero_pad(x, self.pads, {2: 1, 3: 2})  # a no-op for "symmetric" (none for 1 x 1)
         st, sh, sw = self.strides
         if sh > 1 or sw > 1:
             x = x[:, :, ::sh, ::sw]
         b, t, h, w, c = ops.shape(x)
-        y = ops.conv(zero_pad(ops.reshape(x, (b, t, h * w, c)), pads, {1: 0}), kernel_2d,
+        y = ops.conv(zero_pad(ops.reshape(x, (b, t, h * w, c)), self.pads, {1: 0}), kernel_2d,
                      strides=(st, 1), padding=self.padding,
                      dilation_rate=(self.dilation_rate[0], 1))
         if epilogue is not None:
             y = epilogue(y)
         return ops.reshape(y, (b, ops.shape(y)[1], h, w, self.filters))
 
-    def _stacked_taps(self, x, kernel, epilogue, pads):
+    def _stacked_taps(self, x, kernel, epilogue):
         """A `kt x kh x kw` conv as one 2D conv over frames whose channels are the kt
         temporally shifted copies of the input (im2col along time only)."""
         kt, kh, kw, c, f = kernel.shape
         # The time taps are slices of the time-padded clip; height and width pad in 2D.
-        taps = time_taps(zero_pad(x, pads, {1: 0}), kt, self.strides[0],
+        taps = time_taps(zero_pad(x, self.pads, {1: 0}), kt, self.strides[0],
                          self.dilation_rate[0], self.padding)
         stacked = concatenate_channels(taps)
         kernel_2d = ops.reshape(ops.transpose(kernel, (1, 2, 0, 3, 4)), (kh, kw, kt * c, f))
-        return self._spatial_strided(stacked, kernel_2d, epilogue, pads)
+        return self._spatial_strided(stacked, kernel_2d, epilogue)
 
     def compute_output_shape(self, input_shape):
         if self.pads:
