@@ -355,7 +355,7 @@ def test_tflite_units_are_fused_convs(tmp_path, rng):
 def test_tflite_pads_of_symmetric_convs_reach_the_2d_conv(tmp_path, rng):
     """A "symmetric" conv pads its 2D view right before the CONV_2D (4D, zeros), where XNNPACK
     folds the PAD into the conv. A pad of the 5D tensor, before the reshape, was a copy of the
-    whole tensor it could not fold: S3D's stem paid about 5% of the file's time for two."""
+    whole tensor it could not fold: S3D's stem paid 5-10% of the file's time for two."""
     from ai_edge_litert.interpreter import Interpreter
     inputs = keras.Input(CLIP, name="video")
     x = layers.SepConv3D(8, (7, 7, 7), (2, 2, 2), padding="symmetric", name="stem")(inputs)

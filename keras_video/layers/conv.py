@@ -53,6 +53,14 @@ def zero_pad(x, pads, axes):
     return ops.pad(x, widths)
 
 
+def padded_shape(shape, pads):
+    """A 5D `shape` after `pads` (per (time, height, width) axis `(before, after)`, or None)."""
+    if not pads:
+        return shape
+    return (shape[0], *(None if n is None else n + a + b for n, (a, b) in zip(shape[1:4], pads)),
+            shape[4])
+
+
 def serialize_unit_kwargs(unit_kwargs):
     """Unit3D keyword arguments that composite layers forward, made JSON-ready for get_config."""
     return {key: value if isinstance(value, (str, int, float, bool, tuple, list, type(None)))
@@ -141,11 +149,7 @@ class Conv3D(keras.layers.Conv3D):
         return self._spatial_strided(stacked, kernel_2d, epilogue)
 
     def compute_output_shape(self, input_shape):
-        if self.pads:
-            input_shape = (input_shape[0], *(None if n is None else n + a + b for n, (a, b)
-                                             in zip(input_shape[1:4], self.pads)),
-                           input_shape[4])
-        return super().compute_output_shape(input_shape)
+        return super().compute_output_shape(padded_shape(input_shape, self.pads))
 
     def get_config(self):
         return {**super().get_config(), "factorize": self.factorize, "pads": self.pads}

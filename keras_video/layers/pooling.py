@@ -3,7 +3,7 @@ import keras
 from keras import ops
 
 from keras_video.layers import forms
-from keras_video.layers.conv import symmetric_pads
+from keras_video.layers.conv import padded_shape, symmetric_pads
 from keras_video.layers.depthwise import every_nth_frame, static_or_dynamic
 
 
@@ -69,10 +69,7 @@ class MaxPooling3D(keras.layers.MaxPooling3D):
         return ops.reshape(y, (b, ops.shape(y)[1], h, w, c))
 
     def compute_output_shape(self, input_shape):
-        if self.pads:
-            input_shape = [None if n is None else n + a + b
-                           for n, (a, b) in zip(input_shape, ((0, 0),) + self.pads + ((0, 0),))]
-        return super().compute_output_shape(input_shape)
+        return super().compute_output_shape(padded_shape(input_shape, self.pads))
 
     def get_config(self):
         config = super().get_config()
