@@ -170,6 +170,55 @@ def test_hoist_transposes_moves_the_layout_transpose_to_the_input(kind, moves, r
         assert all(len(t.dims) == 5 for t in proto.graph.initializer)  # (1, 3, 1, 1, 1)
 
 
+def scaled_input_graph(kind="chain", scale=(0.5, 2.0, -1.0), offset=(1.0, -2.0, 3.0)):
+    """x (N, 3, 5, 6, 7) -> Mul(per-channel) -> Add(per-channel) -> Conv (zero pads) -> y, as
+    an export begins once its layout Transpose is hoisted; `kind` varies what reads what."""
+    rng = np.random.default_rng(0)
+    initializers = {"scale": np.array(scale, np.float32).reshape(1, -1, 1, 1, 1),
+                    "offset": np.array(offset, np.float32).reshape(1, -1, 1, 1, 1),
+                    "w": rng.normal(size=(4, 3, 3, 3, 3)).astype(np.float32),
+                    "w2": rng.normal(size=(4, 3, 1, 3, 3)).astype(np.float32),
+                    "b": rng.normal(size=4).astype(np.float32)}
+    conv = dict(kernel_shape=[3, 3, 3], pads=[1, 0, 2, 1, 2, 0], strides=[1, 2, 1])
+    nodes = [helper.make_node("Mul", ["x", "scale"], ["m"]),
+             helper.make_node("Add", ["m", "offset"], ["a"]),
+             helper.make_node("Conv", ["a", "w", "b"], ["c"], **conv)]
+    if kind == "two_convs":  # both kernels take the scale
+        nodes += [helper.make_node("Conv", ["a", "w2"], ["c2"], kernel_shape=[1, 3, 3],
+                                   pads=[0, 0, 1, 0, 2, 1], strides=[1, 2, 1]),
+                  helper.make_node("Add", ["c", "c2"], ["y"])]
+    elif kind == "add_read_twice":  # a Relu reads the scaled input too
+        nodes += [helper.make_node("Relu", ["a"], ["r"]),
+                  helper.make_node("ReduceMean", ["r"], ["mean"], keepdims=1),
+                  helper.make_node("Add", ["c", "mean"], ["y"])]
+    elif kind == "mul_read_twice":
+        nodes += [helper.make_node("ReduceMean", ["m"], ["mean"], keepdims=1),
+                  helper.make_node("Add", ["c", "mean"], ["y"])]
+    elif kind == "grouped":
+        nodes[2] = helper.make_node("Conv", ["a", "wg"], ["y"], kernel_shape=[3, 3, 3],
+                                    pads=[1] * 6, group=3)
+        initializers["wg"] = rng.normal(size=(6, 1, 3, 3, 3)).astype(np.float32)
+    else:
+        nodes[2].output[0] = "y"
+    return model(nodes, initializers, [2, 3, 5, 6, 7])
+
+
+@pytest.mark.parametrize("graph,folds", [
+    (dict(), 1), (dict(kind="two_convs"), 1),
+    (dict(scale=(0.25,), offset=(-1.0,)), 1),  # one scale for every channel
+    # What the scaled input's other readers would see change, or a kernel the scale does
+    # not split by input channel; a zero scale (x + b / 0):
+    (dict(kind="add_read_twice"), 0), (dict(kind="mul_read_twice"), 0),
+    (dict(kind="grouped"), 0), (dict(scale=(0.5, 0.0, 1.0)), 0)])
+def test_fold_input_scale_moves_the_scale_into_the_kernels(graph, folds, rng):
+    proto = scaled_input_graph(**graph)
+    assert assert_same_function(proto, onnx_graph.fold_input_scale, rng) == folds
+    ops = [node.op_type for node in proto.graph.node]
+    assert ("Mul" in ops) != folds
+    if folds:
+        assert ops[0] == "Add" and {"scale", "offset"}.isdisjoint(
+            t.name for t in proto.graph.initializer)
+
 def temporal_conv_graph(kernel=(3, 1, 1), strides=(2, 1, 1), pads=(1, 0, 0, 1, 0, 0), group=1,
                         then="Relu", batch=2):
     """x (N, 4, 6, 5, 7) -> Conv (+ bias) -> `then` ("Relu", "Relu twice": a Relu and a Sigmoid
@@ -303,6 +352,8 @@ def test_every_layer_reaches_onnx_as_its_own_op(tmp_path, rng):
     assert ops.pop("Conv") == convs + gates
     assert ops.pop("MaxPool") == count(model, layers.MaxPooling3D)
     assert ops.pop("AveragePool") == 1 and ops.pop("Sigmoid") == gates
+    # The gates' multiplies, no other: the preprocessing's scale is in the stem's kernel.
+    assert ops.pop("Mul") == gates
     assert ops.pop("Transpose") == 1  # NDHWC input to NCDHW, once, before anything else
     assert proto.graph.node[0].op_type == "Transpose"
     # The temporal convs (the separable units' k x 1 x 1) run as 2D convs over (T, H * W),

@@ -15,6 +15,8 @@ the input. These passes then finish the graph:
 - `hoist_transposes`: the input's layout Transpose comes after the preprocessing's per-channel
   multiply-add, which onnxruntime broadcasts slowly over a last axis of 3; moved above them,
   the two run over whole channel planes;
+- `fold_input_scale`: the preprocessing's per-channel scale then moves into the first conv's
+  kernel, leaving one Add (a pass over the whole clip fewer);
 - `temporal_convs_as_2d`: onnxruntime runs a 3D Conv as im2col and a matrix multiply, which for
   a k-tap temporal (k x 1 x 1) kernel first copies its input k times; viewed as (N, C, T, H*W)
   (a Reshape: no data moves) the same conv is a 2D Conv with a (k, 1) kernel, which runs in
@@ -54,6 +56,7 @@ def convert(function, spec, opset):
     drop_identity_reshapes(proto.graph, shapes)
     fold_pads(proto.graph)
     hoist_transposes(proto.graph)
+    fold_input_scale(proto.graph)
     temporal_convs_as_2d(proto.graph, inferred_shapes(proto))
     clip_convs_as_2d(proto.graph, inferred_shapes(proto))
     return proto
@@ -207,6 +210,65 @@ def hoist_transposes(graph):
         _drop_unread_initializers(graph, {old})
         moves += 1
 
+
+def fold_input_scale(graph):
+    """Folds each per-channel Mul by a constant (`x * s`, `s` of shape (1, C, 1, ...)) that
+    feeds only an Add of a per-channel constant (`+ b`) which ungrouped Convs alone read into
+    those Convs' kernels: `x * s + b` becomes `x + b / s`, and each kernel's input channel c is
+    multiplied by s[c]. The function is the same (up to rounding) because a Conv pads with
+    zeros, which the scale leaves zeros. That is the preprocessing in front of the stem conv:
+    the Mul was a pass over the whole clip. Returns how many it folded."""
+    constants = {tensor.name: tensor for tensor in graph.initializer}
+    readers, outputs = {}, {output.name for output in graph.output}
+    for node in graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+
+    def per_channel(name):
+        """The constant's value where it varies along axis 1 alone (or nowhere), else None."""
+        if name not in constants:
+            return None
+        value = numpy_helper.to_array(constants[name])
+        if value.ndim < 2 or any(d != 1 for i, d in enumerate(value.shape) if i != 1):
+            return None
+        return value
+
+    folded = []
+    for mul in [node for node in graph.node if node.op_type == "Mul"]:
+        scale = per_channel(mul.input[1])
+        add = (readers.get(mul.output[0]) or [None])[0]
+        if (scale is None or not np.all(np.isfinite(scale)) or np.any(scale == 0)
+                or len(readers[mul.output[0]]) != 1 or mul.output[0] in outputs
+                or add.op_type != "Add" or add.input[0] != mul.output[0]):
+            continue
+        offset = per_channel(add.input[1])
+        convs = readers.get(add.output[0], [])
+        if (offset is None or offset.ndim != scale.ndim
+                or offset.shape[1] not in (1, scale.shape[1]) or not convs
+                or add.output[0] in outputs
+                or any(conv.op_type != "Conv" or list(conv.input).count(add.output[0]) != 1
+                       or conv.input[0] != add.output[0]
+                       or conv.input[1] not in constants or len(readers[conv.input[1]]) != 1
+                       or _attributes(conv).get("group", 1) != 1
+                       or scale.shape[1] not in (1, constants[conv.input[1]].dims[1])
+                       for conv in convs)):
+            continue
+        for conv in convs:
+            kernel = constants[conv.input[1]]
+            weights = numpy_helper.to_array(kernel)
+            channel_scale = scale.reshape((1, -1) + (1,) * (weights.ndim - 2))
+            kernel.CopyFrom(numpy_helper.from_array(
+                (weights * channel_scale).astype(weights.dtype), kernel.name))
+        shifted = numpy_helper.from_array((offset / scale).astype(offset.dtype),
+                                          f"{add.input[1]}_over_scale")
+        graph.initializer.append(shifted)
+        old = (mul.input[1], add.input[1])
+        add.input[0], add.input[1] = mul.input[0], shifted.name
+        graph.node.remove(mul)
+        _drop_value_info(graph, mul.output[0])
+        _drop_unread_initializers(graph, set(old))
+        folded.append(mul)
+    return len(folded)
 
 def temporal_convs_as_2d(graph, shapes):
     """Rewrites each ungrouped Conv with a (k, 1, 1) kernel, k > 1, stride 1 and no padding
