@@ -194,6 +194,8 @@ def scaled_input_graph(kind="chain", scale=(0.5, 2.0, -1.0), offset=(1.0, -2.0, 
     elif kind == "mul_read_twice":
         nodes += [helper.make_node("ReduceMean", ["m"], ["mean"], keepdims=1),
                   helper.make_node("Add", ["c", "mean"], ["y"])]
+    elif kind == "mul_is_the_output":  # nothing but the graph reads the product
+        nodes = [helper.make_node("Mul", ["x", "scale"], ["y"])]
     elif kind == "grouped":
         nodes[2] = helper.make_node("Conv", ["a", "wg"], ["y"], kernel_shape=[3, 3, 3],
                                     pads=[1] * 6, group=3)
@@ -209,6 +211,7 @@ def scaled_input_graph(kind="chain", scale=(0.5, 2.0, -1.0), offset=(1.0, -2.0, 
     # What the scaled input's other readers would see change, or a kernel the scale does
     # not split by input channel; a zero scale (x + b / 0):
     (dict(kind="add_read_twice"), 0), (dict(kind="mul_read_twice"), 0),
+    (dict(kind="mul_is_the_output"), 0),
     (dict(kind="grouped"), 0), (dict(scale=(0.5, 0.0, 1.0)), 0)])
 def test_fold_input_scale_moves_the_scale_into_the_kernels(graph, folds, rng):
     proto = scaled_input_graph(**graph)

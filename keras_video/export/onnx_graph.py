@@ -233,14 +233,14 @@ def fold_input_scale(graph):
             return None
         return value
 
-    folded = []
+    folded = 0
     for mul in [node for node in graph.node if node.op_type == "Mul"]:
-        scale = per_channel(mul.input[1])
-        add = (readers.get(mul.output[0]) or [None])[0]
+        scale, mul_readers = per_channel(mul.input[1]), readers.get(mul.output[0], [])
         if (scale is None or not np.all(np.isfinite(scale)) or np.any(scale == 0)
-                or len(readers[mul.output[0]]) != 1 or mul.output[0] in outputs
-                or add.op_type != "Add" or add.input[0] != mul.output[0]):
+                or len(mul_readers) != 1 or mul.output[0] in outputs
+                or mul_readers[0].op_type != "Add" or mul_readers[0].input[0] != mul.output[0]):
             continue
+        add = mul_readers[0]
         offset = per_channel(add.input[1])
         convs = readers.get(add.output[0], [])
         if (offset is None or offset.ndim != scale.ndim
@@ -267,8 +267,8 @@ def fold_input_scale(graph):
         graph.node.remove(mul)
         _drop_value_info(graph, mul.output[0])
         _drop_unread_initializers(graph, set(old))
-        folded.append(mul)
-    return len(folded)
+        folded += 1
+    return folded
 
 def temporal_convs_as_2d(graph, shapes):
     """Rewrites each ungrouped Conv with a (k, 1, 1) kernel, k > 1, stride 1 and no padding
