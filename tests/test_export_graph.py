@@ -222,6 +222,7 @@ def test_fold_input_scale_moves_the_scale_into_the_kernels(graph, folds, rng):
         assert ops[0] == "Add" and {"scale", "offset"}.isdisjoint(
             t.name for t in proto.graph.initializer)
 
+
 def temporal_conv_graph(kernel=(3, 1, 1), strides=(2, 1, 1), pads=(1, 0, 0, 1, 0, 0), group=1,
                         then="Relu", batch=2):
     """x (N, 4, 6, 5, 7) -> Conv (+ bias) -> `then` ("Relu", "Relu twice": a Relu and a Sigmoid

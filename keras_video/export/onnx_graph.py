@@ -126,11 +126,7 @@ def fold_pads(graph):
     spatial pads to that node's `pads`. Pads of other values, modes or axes, and pads read by
     anything else, stay. Edits `graph` (a `GraphProto`) in place; returns how many it folded."""
     constants = {tensor.name: tensor for tensor in graph.initializer}
-    readers = {}
-    for node in graph.node:
-        for name in node.input:
-            readers.setdefault(name, []).append(node)
-    outputs = {output.name for output in graph.output}
+    readers, outputs = _readers(graph), {output.name for output in graph.output}
 
     def only_reader(name):
         nodes = readers.get(name, [])
@@ -219,10 +215,7 @@ def fold_input_scale(graph):
     zeros, which the scale leaves zeros. That is the preprocessing in front of the stem conv:
     the Mul was a pass over the whole clip. Returns how many it folded."""
     constants = {tensor.name: tensor for tensor in graph.initializer}
-    readers, outputs = {}, {output.name for output in graph.output}
-    for node in graph.node:
-        for name in node.input:
-            readers.setdefault(name, []).append(node)
+    readers, outputs = _readers(graph), {output.name for output in graph.output}
 
     def per_channel(name):
         """The constant's value where it varies along axis 1 alone (or nowhere), else None."""
@@ -269,6 +262,7 @@ def fold_input_scale(graph):
         _drop_unread_initializers(graph, set(old))
         folded += 1
     return folded
+
 
 def temporal_convs_as_2d(graph, shapes):
     """Rewrites each ungrouped Conv with a (k, 1, 1) kernel, k > 1, stride 1 and no padding
@@ -493,6 +487,15 @@ def _attribute(node, name):
 def _attributes(node):
     """A node's attributes as a dict of their values."""
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _readers(graph):
+    """Tensor name -> the nodes that read it, in graph order."""
+    readers = {}
+    for node in graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    return readers
 
 
 def _reads(graph):
