@@ -267,24 +267,32 @@ def test_temporal_convs_need_a_static_height_and_width(rng):
 
 
 def clip_conv_graph(channels=3, kernel=(3, 7, 7), strides=(1, 2, 2), pads=(1, 3, 3, 1, 3, 3),
-                    then=("Relu", "MaxPool"), pool_kernel=(1, 3, 3), batch=2, after="Mul"):
-    """x (N, C, 6, 20, 18) -> `after` (a Mul by a constant, as the preprocessing; a Relu: the
-    conv no longer reads the clip) -> Conv (+ bias) -> the ops in `then`, each reading the one
-    before (MaxPool: `pool_kernel`, stride (1, 2, 2), pads 1 in space), as CSN's stem exports."""
+                    then=("Relu", "MaxPool"), pool_kernel=(1, 3, 3), batch=2, after="Mul",
+                    layout=False, scale_rank=5):
+    """x (N, C, 6, 20, 18) -> `after` (a Mul by a per-channel constant of rank `scale_rank`,
+    as the preprocessing; a Relu: the conv no longer reads the clip) -> Conv (+ bias) -> the
+    ops in `then`, each reading the one before (MaxPool: `pool_kernel`, stride (1, 2, 2), pads
+    1 in space), as CSN's stem exports; with `layout`, x is (N, 6, 20, 18, C) and the export's
+    layout Transpose to (N, C, T, H, W) comes first."""
     rng = np.random.default_rng(0)
     initializers = {"w": 0.1 * rng.normal(size=(8, channels) + kernel).astype(np.float32),
                     "b": rng.normal(size=8).astype(np.float32)}
-    initializers["scale"] = np.full((1, channels, 1, 1, 1), 0.5, np.float32)
+    initializers["scale"] = np.linspace(0.5, 1.5, channels, dtype=np.float32).reshape(
+        (1,) * (scale_rank - 4) + (channels, 1, 1, 1))
     names = ["c"] + [f"t{i}" for i in range(len(then))]
     names[-1] = "y"
-    nodes = [helper.make_node(after, ["x", "scale"] if after == "Mul" else ["x"], ["pre"]),
-             helper.make_node("Conv", ["pre", "w", "b"], [names[0]], kernel_shape=list(kernel),
-                              strides=list(strides), pads=list(pads))]
+    nodes = [helper.make_node("Transpose", ["x"], ["nctwh"], perm=[0, 4, 1, 2, 3])] \
+        if layout else []
+    clip = "nctwh" if layout else "x"
+    nodes += [helper.make_node(after, [clip, "scale"] if after == "Mul" else [clip], ["pre"]),
+              helper.make_node("Conv", ["pre", "w", "b"], [names[0]], kernel_shape=list(kernel),
+                               strides=list(strides), pads=list(pads))]
     for i, op in enumerate(then):
         attrs = dict(kernel_shape=list(pool_kernel), strides=[1, 2, 2],
                      pads=[0, 1, 1, 0, 1, 1]) if op == "MaxPool" else {}
         nodes.append(helper.make_node(op, [names[i]], [names[i + 1]], **attrs))
-    return model(nodes, initializers, [batch, channels, 6, 20, 18])
+    return model(nodes, initializers,
+                 [batch, 6, 20, 18, channels] if layout else [batch, channels, 6, 20, 18])
 
 
 @pytest.mark.parametrize("graph,rewrites,absorbed", [
@@ -309,6 +317,23 @@ def test_clip_convs_as_2d(graph, rewrites, absorbed, rng):
         between = ops[ops.index("Conv") + 1:ops.index("Reshape", ops.index("Conv"))]
         assert len(between) == absorbed, ops
         assert ops[ops.index("Conv") + absorbed + 1:][:2] == ["Reshape", "Transpose"]
+
+
+@pytest.mark.parametrize("scale_rank", [5, 4])
+def test_the_clip_conv_takes_frames_from_the_layout_transpose(scale_rank, rng):
+    """The layout Transpose itself writes (N, T, C, H, W), so the preprocessing runs over whole
+    frames' channel planes: with a second Transpose after it, onnxruntime merges the two and
+    runs it over a last axis of 3."""
+    proto = clip_conv_graph(layout=True, scale_rank=scale_rank)
+    change = lambda g: onnx_graph.clip_convs_as_2d(g, onnx_graph.inferred_shapes(proto))  # noqa: E731
+    assert assert_same_function(proto, change, rng) == 1
+    ops = [n.op_type for n in proto.graph.node]
+    assert ops[:3] == ["Transpose", "Mul", "Pad"], ops
+    assert ops.count("Transpose") == 2  # in, and back after the pool
+    perm = helper.get_attribute_value(proto.graph.node[0].attribute[0])
+    assert list(perm) == [0, 1, 4, 2, 3]
+    scale = {t.name: t for t in proto.graph.initializer}[proto.graph.node[1].input[1]]
+    assert list(scale.dims) == [1, 1, 3, 1, 1]
 
 
 @pytest.mark.parametrize("graph,rewrite", [

@@ -26,7 +26,8 @@ the input. These passes then finish the graph:
   conv over frames whose channels stack the kt shifted frames (as the layers' 2D form does),
   with the ReLU and a frame max pool after it also in 2D, it runs in the blocked kernels too
   and the layout Transpose back to (N, C, T, H, W) moves the pooled tensor (ir-CSN-50's stem
-  and pool: 72 -> 45 ms).
+  and pool: 72 -> 45 ms). The input's layout Transpose writes the frames-first order itself,
+  so that the preprocessing still runs over channel planes.
 The result is the graph one would write by hand: torchvision's S3D exports to the same Conv /
 Relu / MaxPool / Concat sequence, with the stem and the temporal convs in their 2D views.
 """
@@ -189,10 +190,9 @@ def hoist_transposes(graph):
         if move is None:
             return moves
         transpose, op, perm, value = move
-        full = value.reshape((1,) * (len(perm) - value.ndim) + value.shape).transpose(perm)
         name = f"{op.input[1]}_{'_'.join(map(str, perm))}"
         if name not in constants:
-            constants[name] = numpy_helper.from_array(full.copy(), name)
+            constants[name] = numpy_helper.from_array(_permuted(value, perm), name)
             graph.initializer.append(constants[name])
         data, permuted, result, old = op.input[0], op.output[0], transpose.output[0], op.input[1]
         transpose.input[0], transpose.output[0] = data, permuted
@@ -316,10 +316,11 @@ def temporal_convs_as_2d(graph, shapes):
 def clip_convs_as_2d(graph, shapes):
     """Rewrites each ungrouped, undilated 3D Conv with two or more taps in time that reads the
     clip itself (the graph's input, through its layout Transpose and the preprocessing's
-    elementwise ops) as one 2D Conv over frames: Transpose to (N, T, C, H, W), the kt
-    time-shifted copies stacked as channels (Pad, strided Slices, Concat), Reshape to
-    (N * T', kt * C, H, W), the 2D Conv with the kernel's taps as input channels, a Relu and a
-    (1, kh, kw) MaxPool that alone follow it also in 2D, then Reshape and Transpose back.
+    elementwise ops) as one 2D Conv over frames: to (N, T, C, H, W) (by the layout Transpose
+    itself where it can), the kt time-shifted copies stacked as channels (Pad, strided Slices,
+    Concat), Reshape to (N * T', kt * C, H, W), the 2D Conv with the kernel's taps as input
+    channels, a Relu and a (1, kh, kw) MaxPool that alone follow it also in 2D, then Reshape
+    and Transpose back.
     Returns how many."""
     kernels = {tensor.name: tensor for tensor in graph.initializer}
     readers = _reads(graph)
@@ -365,7 +366,10 @@ def clip_convs_as_2d(graph, shapes):
                                           name=f"{name}/{suffix}", **attrs))
             return added[-1].output[0]
 
-        x = add("Transpose", [conv.input[0]], "frames_first", perm=[0, 2, 1, 3, 4])
+        if _frames_first_at_the_layout(graph, conv, producers, readers, kernels):
+            x = conv.input[0]
+        else:
+            x = add("Transpose", [conv.input[0]], "frames_first", perm=[0, 2, 1, 3, 4])
         if t0 or t1:
             x = add("Pad", [x, constant("time_pads", [0, t0, 0, 0, 0, 0, t1, 0, 0, 0])],
                     "time_padded")
@@ -432,6 +436,40 @@ def _reads_the_clip(node, producers, constants, inputs):
             return False
         name = producer.input[0]
     return True
+
+
+def _frames_first_at_the_layout(graph, conv, producers, readers, constants):
+    """Where `conv` reads the clip through the layout Transpose and elementwise ops that
+    alone read each other, makes that Transpose write (N, T, C, H, W) and permutes the ops'
+    constants to match; returns whether it did. A Transpose to frames after the ops instead
+    would let onnxruntime merge the two Transposes and run the ops ahead of them, broadcast
+    over a last axis of 3 (ir-CSN-50's preprocessing Add: 5.6 ms against 0.4 ms)."""
+    chain, name = [], conv.input[0]
+    while name in producers and producers[name].op_type != "Transpose":
+        chain.append(producers[name])
+        name = producers[name].input[0]
+    transpose = producers.get(name)
+    if transpose is None or any(readers[node.output[0]] != 1 for node in [transpose] + chain):
+        return False
+    perm = list(helper.get_attribute_value(_attribute(transpose, "perm")))
+    swap = [0, 2, 1, 3, 4]
+    for node in chain:
+        value = numpy_helper.to_array(constants[node.input[1]])
+        permuted = numpy_helper.from_array(_permuted(value, swap), f"{node.input[1]}_frames_first")
+        graph.initializer.append(permuted)
+        node.input[1], old = permuted.name, node.input[1]
+        _drop_unread_initializers(graph, {old})
+        _drop_value_info(graph, node.output[0])
+    transpose.ClearField("attribute")
+    transpose.attribute.append(helper.make_attribute("perm", [perm[i] for i in swap]))
+    _drop_value_info(graph, transpose.output[0])
+    return True
+
+
+def _permuted(value, perm):
+    """A constant operand broadcast to the rank of `perm` and transposed by it."""
+    return np.ascontiguousarray(
+        value.reshape((1,) * (len(perm) - value.ndim) + value.shape).transpose(perm))
 
 
 def _only_reader(nodes, readers, name):
