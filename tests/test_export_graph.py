@@ -281,9 +281,9 @@ def clip_conv_graph(channels=3, kernel=(3, 7, 7), strides=(1, 2, 2), pads=(1, 3,
         (1,) * (scale_rank - 4) + (channels, 1, 1, 1))
     names = ["c"] + [f"t{i}" for i in range(len(then))]
     names[-1] = "y"
-    nodes = [helper.make_node("Transpose", ["x"], ["nctwh"], perm=[0, 4, 1, 2, 3])] \
+    nodes = [helper.make_node("Transpose", ["x"], ["ncthw"], perm=[0, 4, 1, 2, 3])] \
         if layout else []
-    clip = "nctwh" if layout else "x"
+    clip = "ncthw" if layout else "x"
     nodes += [helper.make_node(after, [clip, "scale"] if after == "Mul" else [clip], ["pre"]),
               helper.make_node("Conv", ["pre", "w", "b"], [names[0]], kernel_shape=list(kernel),
                                strides=list(strides), pads=list(pads))]
