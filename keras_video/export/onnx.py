@@ -34,10 +34,7 @@ def export_onnx(model, path, *, frames=None, size=None, opset=MIN_OPSET, class_n
     spec = signatures.signature_spec(model, frames, size, dtype=tf.float32)
     function = tf.function(lambda video: outputs(video, training=False), input_signature=[spec])
     proto = onnx_graph.convert(function, spec, opset)
-    for axis, name in zip(proto.graph.input[0].type.tensor_type.shape.dim,
-                          ("batch", "frames", "height", "width")):
-        if not axis.HasField("dim_value"):
-            axis.dim_param = name
+    onnx_graph.name_input_dims(proto, ("batch", "frames", "height", "width"))
     described = signatures.export_metadata(model, names, spec.shape[1:4])
     onnx.helper.set_model_props(proto, {
         "class_names": json.dumps(names), "producer": "keras-video",
