@@ -73,6 +73,10 @@ def test_every_format_computes_what_the_keras_model_computes(name, exported):
     # XNNPACK runs the whole graph: an op it cannot run (a MIRROR_PAD, a strided slice, a
     # 7-input concatenation) runs on TFLite's own kernels and made S3D's file 1.6x slower.
     assert lite["xnnpack_partitions"] == 1, lite["ops"]
+    # Every 5D tensor and the outputs keep the input's named batch: onnxruntime plans before
+    # a run the memory of tensors whose shapes the inputs resolve (allocated during the run,
+    # ir-CSN-50's residual ReLUs took twice as long).
+    assert onnx_batches(files["onnx"]["path"]) == {"batch"}
     errors = {}
     for path in (files["savedmodel"], lite["path"], files["onnx"]["path"]):
         predictor = export.load(path)
@@ -94,6 +98,15 @@ def test_every_format_computes_what_the_keras_model_computes(name, exported):
     assert_matches_keras(result["probabilities"].numpy(), expected["probabilities"],
                          FLOAT_TOLERANCE, f"{name} normalized probabilities")
     print(f"\n{name}: largest (logit, probability) error of the clip-to-clip spread: {errors}")
+
+
+def onnx_batches(path):
+    """The first axis of each 5D and 2D tensor (the clip's and the head's) of an ONNX file,
+    by shape inference."""
+    import onnx
+    graph = onnx.shape_inference.infer_shapes(onnx.load(path)).graph
+    dims = [info.type.tensor_type.shape.dim for info in list(graph.value_info) + list(graph.output)]
+    return {d[0].dim_param or d[0].dim_value for d in dims if len(d) in (2, 5)}
 
 
 def test_tflite_falls_back_to_reference_kernels_when_xnnpack_refuses(exported, monkeypatch):

@@ -352,22 +352,6 @@ def test_the_2d_views_keep_the_batch_dynamic(graph, rewrite, rng):
     assert inferred.type.tensor_type.shape.dim[0].dim_param == "batch"
 
 
-def test_every_tensor_after_the_stem_has_the_clips_batch(tmp_path):
-    """ir-CSN's stem runs in 2D with frames in the batch; every 5D tensor, and the outputs,
-    have the input's named batch (with an unknown one onnxruntime allocated them at
-    run time, and ir-CSN-50's residual ReLUs took twice as long)."""
-    from keras_video import zoo
-    model = zoo.get("ir_csn_26", classes=5, input_shape=CLIP, **TINY)
-    proto = onnx.load(export.export_onnx(model, tmp_path / "csn.onnx")["path"])
-    assert onnx_graph.op_counts(proto)["Reshape"] == 2  # the stem's view and back
-    batches = [[d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim][0]
-               for v in onnx.shape_inference.infer_shapes(proto).graph.value_info
-               if len(v.type.tensor_type.shape.dim) == 5]
-    assert len(batches) > 20 and set(batches) == {"batch"}, batches
-    assert [o.type.tensor_type.shape.dim[0].dim_param for o in proto.graph.output] == \
-        ["batch", "batch"]
-
-
 def every_layer_model(**unit):
     """A small classifier holding each layer the zoo exports, where it pads as the zoo does:
     symmetric stride-2 conv and pool, a gated separable Inception block, a depthwise unit,
