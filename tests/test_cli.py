@@ -57,6 +57,8 @@ def test_each_commands_help_shows_its_own_arguments(capsys, command):
                                    else owners == command), (flag, command)
     if command in ("info", "benchmark"):
         assert "(default: 16)" in out  # defaults are shown
+    # A help that says its default itself gets no second one ("(default: None)" after it).
+    assert not re.search(r"\(default: [^()]*\)\s+\(default:", out), out
 
 
 # Every command with a misspelt flag: exit 2, one line naming it.
