@@ -101,9 +101,13 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
+    # Each command's flags, for `split_overrides` (filled as the flags are added).
+    parser.commands = {}
+
     def command(name, help_text, run, json_flag=True):
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(run=run)
+        parser.commands[name] = sub._option_string_actions  # a live dict
         return sub, json_flag
 
     sub, flag = command("demo", "train S3D-G and the frame-level C2D on synthetic "
@@ -460,24 +464,35 @@ def _print_fields(result):
     print("\n".join(f"{k}: {_fmt(result[k])}" for k in keys))
 
 
-def split_overrides(command, rest):
-    """Recipe overrides (`--a.b=value` or `--a.b value`) from the arguments argparse did not
-    know, as `a.b=value` strings; anything else there is a usage error."""
-    overrides, i = [], 0
-    while i < len(rest):
-        arg = rest[i]
-        if command not in ("train", "evaluate") or not arg.startswith("--") or arg == "--":
+RECIPE_COMMANDS = ("train", "evaluate")
+
+
+def split_overrides(command, args, known_flags=()):
+    """`args` (a command's arguments) without its recipe overrides, and the overrides
+    (`--a.b=value` or `--a.b value`) as `a.b=value` strings: every `--flag` that is not one of
+    `known_flags`, with its value. They are taken out before argparse reads the rest, so that
+    an override's value is not read as a positional argument (evaluate's MODEL). Commands
+    other than train and evaluate take no overrides: an unknown flag there is a usage error
+    (before argparse would report a required flag as missing)."""
+    rest, overrides, i = [], [], 0
+    while i < len(args):
+        arg = args[i]
+        key, equals, value = arg[2:].partition("=")
+        if not arg.startswith("--") or arg == "--" or f"--{key}" in known_flags:
+            rest.append(arg)
+            i += 1
+            continue
+        if command not in RECIPE_COMMANDS:
             raise UsageError(f"{PROG} {command}: unrecognized argument {arg!r} (see "
                              f"{PROG} {command} --help)")
-        key, equals, value = arg[2:].partition("=")
         if not equals:
-            if i + 1 >= len(rest) or rest[i + 1].startswith("--"):
+            if i + 1 >= len(args) or args[i + 1].startswith("--"):
                 raise UsageError(f"{PROG} {command}: recipe key --{key} needs a value "
                                  f"(--{key}=VALUE or --{key} VALUE)")
-            value, i = rest[i + 1], i + 1
+            value, i = args[i + 1], i + 1
         overrides.append(f"{key}={value}")
         i += 1
-    return overrides
+    return rest, overrides
 
 
 def _silence_python_logs():
@@ -500,10 +515,13 @@ def main(argv=None):
         if not argv:
             parser.print_help()
             return 0
-        args, rest = parser.parse_known_args(argv)
+        overrides = []
+        if argv[0] in parser.commands:
+            rest, overrides = split_overrides(argv[0], argv[1:], parser.commands[argv[0]])
+            argv = [argv[0], *rest]
+        args = parser.parse_args(argv)
         if args.command is None:
             raise UsageError(f"{PROG}: give a COMMAND (see {PROG} --help)")
-        overrides = split_overrides(args.command, rest)
         if not getattr(args, "verbose", False):
             _silence_python_logs()
         # Keras prints progress on stdout; stdout is the result alone.

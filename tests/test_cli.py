@@ -108,11 +108,30 @@ def test_a_failure_exits_1_with_one_line_and_debug_shows_the_traceback(capsys, t
 
 
 def test_recipe_overrides_take_both_forms():
-    overrides = cli.split_overrides("train", ["--optimizer.learning_rate=0.1", "--epochs", "3",
-                                              "--data.scale_jitter", "[128,160]"])
+    known = ("--config", "--clips")
+    rest, overrides = cli.split_overrides(
+        "evaluate", ["--optimizer.learning_rate=0.1", "--epochs", "3", "--config", "r.yaml",
+                     "--data.scale_jitter", "[128,160]", "runs/r/best", "--clips=2"], known)
     assert overrides == ["optimizer.learning_rate=0.1", "epochs=3", "data.scale_jitter=[128,160]"]
+    assert rest == ["--config", "r.yaml", "runs/r/best", "--clips=2"]
     with pytest.raises(cli.UsageError, match="unrecognized argument '--epochs=3'"):
         cli.split_overrides("predict", ["--epochs=3"])
+
+
+def test_an_override_value_is_not_read_as_evaluates_model(capsys, tmp_path, monkeypatch):
+    seen = {}
+    monkeypatch.setattr(cli, "_evaluate", lambda args, overrides: seen.update(
+        model=args.model, overrides=overrides) or ({}, lambda: None))
+    assert run(capsys, "evaluate", "--config", "r.yaml", "--epochs", "2")[0] == 0
+    assert seen == {"model": None, "overrides": ["epochs=2"]}
+    assert run(capsys, "evaluate", "--config", "r.yaml", "--model.kwargs.dropout_rate", "0.2",
+               "runs/r/best")[0] == 0
+    assert seen == {"model": "runs/r/best", "overrides": ["model.kwargs.dropout_rate=0.2"]}
+
+
+def test_a_misspelt_flag_is_named_before_a_missing_required_one(capsys):
+    status, _, err = run(capsys, "predict", "v.mp4", "--mod", "r3d_18")
+    assert status == 2 and "unrecognized argument '--mod'" in err
 
 
 def test_recipes_are_listed_and_run_by_name(capsys, tmp_path):
