@@ -107,6 +107,15 @@ def test_a_failure_exits_1_with_one_line_and_debug_shows_the_traceback(capsys, t
         cli.main([*args, "--debug"])
 
 
+def test_a_clip_too_small_for_the_model_is_one_line_naming_the_layer_and_the_cause(capsys):
+    # Keras' own first line ("Exception encountered when calling MaxPooling3D.call().") says
+    # neither what went wrong nor what to change.
+    status, _, err = run(capsys, "info", "s3d", "--frames", "2", "--size", "16")
+    assert status == 1 and err.count("\n") == 1, err
+    assert "Exception encountered" not in err and "\x1b" not in err
+    assert re.search(r"Pooling3D: Computed output size would be zero or negative", err), err
+
+
 def test_recipe_overrides_take_both_forms():
     known = ("--config", "--clips")
     rest, overrides = cli.split_overrides(

@@ -3,6 +3,7 @@
 localisation and retrieval, which consume clip features at a fixed stride)."""
 import dataclasses
 import os
+import re
 
 import keras
 import numpy as np
@@ -147,10 +148,22 @@ def write_features(result, out_dir, fmt="npy"):
     return [stem + ".npy", stem + ".timestamps.npy"]
 
 
+# Keras wraps an error raised inside a layer as this line, a blank line, the error's own
+# message (in bold: ANSI codes) and the layer's arguments.
+_KERAS_LAYER_ERROR = re.compile(r"Exception encountered when calling (?:layer )?'?([\w.]+?)'?"
+                                r"(?:\.call)?\(\)\.?$")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def one_line(error):
-    """An exception as one line: its message's first line, with its type where the message
-    does not say it."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    """An exception as one line: its message's first line (for an error Keras raised inside a
+    layer, the layer and the error's own first line), with its type where the message does not
+    say it."""
+    lines = [line.strip() for line in _ANSI.sub("", str(error)).splitlines() if line.strip()]
+    text = lines[0] if lines else type(error).__name__
+    inside = _KERAS_LAYER_ERROR.match(text)
+    if inside and len(lines) > 1:
+        text = f"{inside.group(1)}: {lines[1]}"
     return text if isinstance(error, (ValueError, OSError)) else f"{type(error).__name__}: {text}"
 
 
