@@ -10,6 +10,7 @@ and info logs are hidden unless `--verbose`.
 import argparse
 import contextlib
 import json
+import os
 import sys
 import warnings
 
@@ -81,8 +82,18 @@ def _window_flags(parser):
                         "(default: windows side by side)")
     parser.add_argument("--frame-stride", "--frame_stride", dest="frame_stride", type=_positive,
                         help="frames between the frames of a window (default: the clip spec's)")
-    parser.add_argument("--fps", type=float, help="resample videos to this frame rate first "
-                        "(default: the clip spec's, else the file's)")
+    parser.add_argument("--fps", type=_positive_float, help="resample videos to this frame "
+                        "rate first (default: the clip spec's, else the file's)")
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
 
 
 def _positive(text):
@@ -411,9 +422,23 @@ def _check_models(names):
 
 
 def _model_of(args):
-    if args.classes:
-        from keras_video import inference
-        return inference.keras_model(args.model, args.weights, classes=args.classes)
+    """What `--model` names, with `--weights` / `--classes` and the clip flags checked: a model
+    built here (a registered name or preset, a preset directory) is built at `--window` frames
+    and `--size` pixels where they are given, since the last pool of most networks is sized
+    for the clip; a file or SavedModel holds its weights, head and shape."""
+    from keras_video import inference, presets
+    built_here = not os.path.exists(args.model) or presets.is_directory(args.model)
+    where = f"{PROG} {args.command}"
+    if args.weights is not None and os.path.exists(args.model):
+        raise UsageError(f"{where}: --weights is for a registered model name; {args.model} "
+                         "holds its own weights")
+    if args.classes and not built_here:
+        raise UsageError(f"{where}: --classes is for a model built here (a registered name or "
+                         f"preset, a preset directory); {args.model} has a fixed head")
+    frames, size = getattr(args, "window", None), getattr(args, "size", None)
+    if built_here and (args.classes or frames or size):
+        return inference.keras_model(args.model, args.weights, frames=frames, size=size,
+                                     classes=args.classes)
     return args.model
 
 

@@ -116,6 +116,30 @@ def test_a_clip_too_small_for_the_model_is_one_line_naming_the_layer_and_the_cau
     assert re.search(r"Pooling3D: Computed output size would be zero or negative", err), err
 
 
+def test_a_registered_model_is_built_at_the_window_and_size_asked_for(capsys, tmp_path, rng):
+    # S3D's last pool is sized for its clip: built at 16 x 224 x 224, an 8 x 32 x 32 window
+    # failed inside the pool.
+    from keras_video import data
+    video = str(tmp_path / "v.mp4")
+    data.write_video(video, rng.integers(0, 256, size=(16, 40, 48, 3)).astype("uint8"), fps=8)
+    status, out, err = run(capsys, "predict", video, "--model", "s3d", "--window", "8",
+                           "--size", "32", "--json")
+    assert status == 0, err
+    assert [w["end_sec"] for w in json.loads(out)["timeline"]] == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--weights", "kinetics400"], "--weights is for a registered model name"),
+    (["--classes", "3"], "--classes is for a model built here"),
+    (["--fps", "0"], "--fps: expected a positive number, got 0"),
+])
+def test_flags_a_model_file_cannot_take_are_usage_errors(capsys, tmp_path, flags, message):
+    model = tmp_path / "m.tflite"
+    model.write_bytes(b"not read: the flags are refused first")
+    status, _, err = run(capsys, "predict", "v.mp4", "--model", str(model), *flags)
+    assert status == 2 and message in err and err.count("\n") == 1, err
+
+
 def test_recipe_overrides_take_both_forms():
     known = ("--config", "--clips")
     rest, overrides = cli.split_overrides(
