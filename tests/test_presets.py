@@ -343,3 +343,19 @@ def test_features_command_writes_one_row_per_window(saved, video, tmp_path, caps
     times = np.load(tmp_path / "f" / "v.timestamps.npy")
     assert features.shape == (row["windows"], row["channels"]) and times.shape == (row["windows"], 2)
     assert np.all(np.diff(times[:, 0]) > 0)
+
+
+def test_videos_of_one_file_name_do_not_overwrite_each_others_features(saved, video, tmp_path,
+                                                                       capsys):
+    from keras_video import cli
+    root, _, _ = saved
+    other = tmp_path / "b" / os.path.basename(video)  # b/v.mp4 beside a/v.mp4
+    other.parent.mkdir()
+    shutil.copy(video, other)
+    status = cli.main(["features", video, str(other), "--model", str(root / "tiny_r3d"),
+                       "--out", str(tmp_path / "f"), "--json"])
+    out, err = capsys.readouterr()
+    first, second = json.loads(out)["videos"]
+    assert status == 1 and first["paths"] and "error" not in first
+    assert "would replace those of" in second["error"] and video in second["error"]
+    assert sorted(os.listdir(tmp_path / "f")) == ["v.npy", "v.timestamps.npy"]

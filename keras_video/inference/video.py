@@ -183,9 +183,17 @@ def features_of_videos(videos, model, out_dir, *, weights=None, fmt="npy", **opt
     """`extract_features` for each of `videos`, written under `out_dir` (`write_features`);
     yields `{"video", "paths", "windows", "channels"}` or `{"video", "error"}` per video."""
     keras_net = keras_model(model, weights)
+    named = {}  # file name without extension -> the video whose features have it
     for video in videos:
+        name = os.path.splitext(os.path.basename(os.fspath(video)))[0]
+        if name in named:  # a/v.mp4 and b/v.mp4, or v.mp4 and v.mkv: one file name
+            yield {"video": os.fspath(video), "error": f"not written: its features would "
+                   f"replace those of {named[name]} ({name}.{fmt} in {out_dir}); give the "
+                   "videos distinct names or separate output folders"}
+            continue
         try:
             result = extract_features(keras_net, video, **options)
+            named[name] = os.fspath(video)
             yield {"video": os.fspath(video), "paths": write_features(result, out_dir, fmt),
                    "windows": int(result["features"].shape[0]),
                    "channels": int(result["features"].shape[1])}
