@@ -307,13 +307,14 @@ def _predict(args, overrides):
     results = list(inference.classify_videos(
         _each(args.videos), _model_of(args), class_names=_labels(args.labels),
         weights=args.weights, top_k=args.top, window=args.window, stride=args.stride,
-        frame_stride=args.frame_stride, fps=args.fps, size=args.size))
+        frame_stride=args.frame_stride, fps=args.fps, size=args.size,
+        on_error=_on_error(args)))
     failed = sum("error" in r for r in results)
 
     def show():
         for video in results:
             if "error" in video:
-                print(f"{video['video']}: error: {video['error']}")
+                print(f"{video['video']}: error: {video['error']}", file=sys.stderr)
                 continue
             best = ", ".join(f"{c['class']} {c['score']:.3f}" for c in video["top"])
             print(f"{video['video']}: {best}")
@@ -355,14 +356,17 @@ def _features(args, overrides):
     results = list(inference.features_of_videos(
         _each(args.videos), _model_of(args), args.out, weights=args.weights, fmt=args.format,
         layer=args.layer, window=args.window, stride=args.stride,
-        frame_stride=args.frame_stride, fps=args.fps, size=args.size))
+        frame_stride=args.frame_stride, fps=args.fps, size=args.size,
+        on_error=_on_error(args)))
     failed = sum("error" in r for r in results)
 
     def show():
         for r in results:
-            print(f"{r['video']}: " + (f"error: {r['error']}" if "error" in r else
-                                       f"{r['windows']} x {r['channels']} -> "
-                                       f"{', '.join(r['paths'])}"))
+            if "error" in r:
+                print(f"{r['video']}: error: {r['error']}", file=sys.stderr)
+            else:
+                print(f"{r['video']}: {r['windows']} x {r['channels']} -> "
+                      f"{', '.join(r['paths'])}")
 
     return {"out": args.out, "videos": results}, show, failed
 
@@ -419,6 +423,12 @@ def _check_models(names):
             zoo.get_builder(name)
         except ValueError as error:
             raise UsageError(str(error)) from None
+
+
+def _on_error(args):
+    """Each video's failure is one line of the results; with --debug the first one raises,
+    so that its traceback shows."""
+    return "raise" if getattr(args, "debug", False) else "report"
 
 
 def _model_of(args):

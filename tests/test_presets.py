@@ -331,6 +331,21 @@ def test_one_bad_video_costs_only_its_own_result(saved, video, tmp_path, capsys)
     assert results[0]["top"] == results[2]["top"]
 
 
+def test_a_bad_videos_line_goes_to_stderr_and_debug_raises_it(saved, video, tmp_path, capsys):
+    from keras_video import cli, data
+    root, _, _ = saved
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video at all")
+    status = cli.main(["predict", str(bad), video, "--model", str(root / "tiny_r3d")])
+    out, err = capsys.readouterr()
+    assert status == 1 and out.startswith(video) and f"{bad}: error:" in err
+    with pytest.raises(data.VideoDecodeError):
+        cli.main(["predict", str(bad), video, "--model", str(root / "tiny_r3d"), "--debug"])
+    # One path is one video (a string is not iterated as its characters).
+    results = list(inference.classify_videos(video, str(root / "tiny_r3d")))
+    assert [r["video"] for r in results] == [video] and "top" in results[0]
+
+
 def test_features_command_writes_one_row_per_window(saved, video, tmp_path, capsys):
     from keras_video import cli
     root, _, _ = saved

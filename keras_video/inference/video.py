@@ -167,24 +167,42 @@ def one_line(error):
     return text if isinstance(error, (ValueError, OSError)) else f"{type(error).__name__}: {text}"
 
 
-def classify_videos(videos, model, *, class_names=None, weights=None, **options):
-    """`classify_video` for each of `videos` with one model (anything `load` takes), yielding
-    each video's result, or `{"video", "error"}` for a video that fails (unreadable, too
-    short, ...): one bad file costs only its own result."""
+def _video_list(videos):
+    """`videos` as a sequence of paths: one path is one video, not its characters."""
+    return [videos] if isinstance(videos, (str, os.PathLike)) else videos
+
+
+def _check_on_error(on_error):
+    if on_error not in ("report", "raise"):
+        raise ValueError(f"on_error must be 'report' or 'raise', got {on_error!r}")
+
+
+def classify_videos(videos, model, *, class_names=None, weights=None, on_error="report",
+                    **options):
+    """`classify_video` for each of `videos` (paths, or one path) with one model (anything
+    `load` takes), yielding each video's result, or `{"video", "error"}` for a video that
+    fails (unreadable, too short, ...): one bad file costs only its own result.
+    `on_error="raise"` raises the first failure instead (`--debug` shows its traceback)."""
+    _check_on_error(on_error)
     predictor = load(model, class_names=class_names, weights=weights)
-    for video in videos:
+    for video in _video_list(videos):
         try:
             yield classify_video(predictor, video, **options)
         except Exception as error:  # each video reports its own failure; the others go on
+            if on_error == "raise":
+                raise
             yield {"video": os.fspath(video), "error": one_line(error)}
 
 
-def features_of_videos(videos, model, out_dir, *, weights=None, fmt="npy", **options):
-    """`extract_features` for each of `videos`, written under `out_dir` (`write_features`);
-    yields `{"video", "paths", "windows", "channels"}` or `{"video", "error"}` per video."""
+def features_of_videos(videos, model, out_dir, *, weights=None, fmt="npy", on_error="report",
+                       **options):
+    """`extract_features` for each of `videos` (paths, or one path), written under `out_dir`
+    (`write_features`); yields `{"video", "paths", "windows", "channels"}` or
+    `{"video", "error"}` per video (`on_error="raise"`: raises the first failure)."""
+    _check_on_error(on_error)
     keras_net = keras_model(model, weights)
     named = {}  # file name without extension -> the video whose features have it
-    for video in videos:
+    for video in _video_list(videos):
         name = os.path.splitext(os.path.basename(os.fspath(video)))[0]
         if name in named:  # a/v.mp4 and b/v.mp4, or v.mp4 and v.mkv: one file name
             yield {"video": os.fspath(video), "error": f"not written: its features would "
@@ -198,4 +216,6 @@ def features_of_videos(videos, model, out_dir, *, weights=None, fmt="npy", **opt
                    "windows": int(result["features"].shape[0]),
                    "channels": int(result["features"].shape[1])}
         except Exception as error:  # each video reports its own failure; the others go on
+            if on_error == "raise":
+                raise
             yield {"video": os.fspath(video), "error": one_line(error)}
