@@ -84,3 +84,7 @@ def test_builder_arguments():
     assert features.outputs[0].shape == (None, 256)
     with pytest.raises(TypeError, match="unknown keyword"):
         zoo.IRCSN50(middle="ip")
+    # A misspelt keyword is matched to the one meant, among all the builder takes.
+    with pytest.raises(TypeError, match=r"\['clases'\] \(did you mean 'classes'\?\); it "
+                                        r"takes .*dropout_rate.*include_top.*width_multiplier"):
+        zoo.get("r3d_18", clases=3)

@@ -1,5 +1,7 @@
 """What every builder shares: the keras.applications argument contract, input, preprocessing,
 backbone-only pooling, and `VideoModel`, the model every builder returns."""
+import difflib
+
 import keras
 
 from keras_video import presets
@@ -90,12 +92,22 @@ def check_arguments(include_top, pooling, classes, input_shape):
                          f"got {input_shape!r}")
 
 
+# The keywords every builder takes besides its family's switches (`builder` and the families'
+# graph functions).
+COMMON_KEYWORDS = ("weights", "name", "include_top", "input_shape", "pooling", "classes",
+                   "classifier_activation", "dropout_rate", "include_preprocessing")
+
+
 def merge_switches(registry_name, defaults, overrides):
-    """A family's switch defaults updated with the caller's keywords; unknown keywords raise."""
-    unknown = set(overrides) - set(defaults)
+    """A family's switch defaults updated with the caller's keywords; an unknown keyword raises,
+    naming the closest known one and every keyword the builder takes."""
+    unknown = sorted(set(overrides) - set(defaults))
     if unknown:
-        raise TypeError(f"{registry_name}: unknown keyword(s) {sorted(unknown)}; switches are "
-                        f"{sorted(defaults)}")
+        known = sorted({*COMMON_KEYWORDS, *defaults})
+        close = difflib.get_close_matches(unknown[0], known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise TypeError(f"{registry_name}: unknown keyword(s) {unknown}{hint}; it takes "
+                        f"{', '.join(known)}")
     return {**defaults, **overrides}
 
 
