@@ -86,24 +86,23 @@ def _window_flags(parser):
                         "rate first (default: the clip spec's, else the file's)")
 
 
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
+def _positive_number(convert, kind):
+    """An argparse `type` that reads a number with `convert` and refuses zero, negatives and
+    infinity, naming the `kind` it expected."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind}, got {text!r}") \
+                from None
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"expected a positive {kind}, got {text}")
+        return value
+    return parse
 
 
-def _positive(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+_positive = _positive_number(int, "integer")
+_positive_float = _positive_number(float, "number")
 
 
 def build_parser():

@@ -88,3 +88,18 @@ def test_builder_arguments():
     with pytest.raises(TypeError, match=r"\['clases'\] \(did you mean 'classes'\?\); it "
                                         r"takes .*dropout_rate.*include_top.*width_multiplier"):
         zoo.get("r3d_18", clases=3)
+
+
+
+def test_the_keywords_an_unknown_one_is_matched_against_are_the_builders_own():
+    # base.COMMON_KEYWORDS is written out for the error message; it must follow the graph
+    # functions' signatures (and the builder's own weights and name).
+    import inspect
+
+    from keras_video.zoo import base
+    from keras_video.zoo.inception3d import model as inception3d
+    from keras_video.zoo.resnet3d import model as resnet3d
+    for graph in (resnet3d._resnet3d, inception3d._inception3d):
+        named = [p.name for p in inspect.signature(graph).parameters.values()
+                 if p.default is not inspect.Parameter.empty]
+        assert {"weights", "name", *named} == set(base.COMMON_KEYWORDS), graph.__name__

@@ -211,8 +211,9 @@ def features_of_videos(videos, model, out_dir, *, weights=None, fmt="npy", on_er
             continue
         try:
             result = extract_features(keras_net, video, **options)
-            named[name] = os.fspath(video)
-            yield {"video": os.fspath(video), "paths": write_features(result, out_dir, fmt),
+            paths = write_features(result, out_dir, fmt)
+            named[name] = os.fspath(video)  # only a video whose files were written claims them
+            yield {"video": os.fspath(video), "paths": paths,
                    "windows": int(result["features"].shape[0]),
                    "channels": int(result["features"].shape[1])}
         except Exception as error:  # each video reports its own failure; the others go on
