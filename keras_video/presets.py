@@ -27,6 +27,7 @@ import zipfile
 import keras
 import numpy as np
 
+from keras_video.suggestions import did_you_mean
 from keras_video.version import __version__
 from keras_video.weights import copy_weights, fetching
 from keras_video.weights.fetching import SourceFile  # noqa: F401  (presets name their files)
@@ -260,12 +261,13 @@ def get(name, builder=None):
         names = available(builder)
         models = sorted({p.builder for p in _REGISTRY.values() if p.builder})
         raise ValueError(
-            f"Unknown weights {name!r} for model {builder!r}: it is neither an existing file or "
+            f"Unknown weights {name!r} for model {builder!r}{did_you_mean(name, names)}: it is neither an existing file or "
             f"preset directory nor a registered name. Registered weights for {builder!r}: "
             f"{', '.join(names) if names else 'none'} (models with registered weights: "
             f"{', '.join(models)}). Pass weights=None for random initialisation, a preset "
             "directory, or the path of a .weights.h5 / .keras file.")
-    raise ValueError(f"Unknown preset {name!r}: neither a preset directory nor a registered "
+    raise ValueError(f"Unknown preset {name!r}{did_you_mean(name, list_presets())}: neither a "
+                     "preset directory nor a registered "
                      f"name. Registered presets: {', '.join(list_presets())}")
 
 

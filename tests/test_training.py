@@ -67,6 +67,10 @@ def test_recipe_errors(tmp_path):
     good = {"model": {"name": "s3d"}, "data": {"train": {"root": "/x"}}}
     with pytest.raises(KeyError, match="unknown recipe key 'optimizer.lr'.*learning_rate"):
         load_config(good, ["optimizer.lr=0.1"])
+    with pytest.raises(KeyError, match=r"'optimizer.learning_rat' \(did you mean 'learning_rate'"):
+        load_config(good, ["optimizer.learning_rat=0.1"])
+    with pytest.raises(FileNotFoundError, match=r"\(did you mean 's3dg_ucf101_split1'\?\)"):
+        load_config("s3dg_ucf101_splt1")
     with pytest.raises(ValueError, match="key=value"):
         load_config(good, ["epochs"])
     with pytest.raises(ValueError, match="precision must be one of"):

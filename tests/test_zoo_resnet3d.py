@@ -88,6 +88,11 @@ def test_builder_arguments():
     with pytest.raises(TypeError, match=r"\['clases'\] \(did you mean 'classes'\?\); it "
                                         r"takes .*dropout_rate.*include_top.*width_multiplier"):
         zoo.get("r3d_18", clases=3)
+    # So is a misspelt model name; a model that is not a name is one line too.
+    with pytest.raises(ValueError, match=r"Unknown model 'r3d18' \(did you mean 'r3d_18'\?\)"):
+        zoo.get("r3d18")
+    with pytest.raises(TypeError, match="named by a string such as 's3d', not None"):
+        zoo.get(None)
 
 
 

@@ -5,6 +5,8 @@ import os
 
 import yaml
 
+from keras_video.suggestions import did_you_mean
+
 FOLDER = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -21,7 +23,8 @@ def path(name_or_path):
     candidate = os.path.join(FOLDER, name_or_path + ".yaml")
     if os.path.isfile(candidate):
         return candidate
-    raise FileNotFoundError(f"no recipe {name_or_path!r}: neither a file nor a packaged recipe "
+    raise FileNotFoundError(f"no recipe {name_or_path!r}{did_you_mean(name_or_path, names())}: "
+                            "neither a file nor a packaged recipe "
                             f"({', '.join(names())})")
 
 

@@ -12,6 +12,7 @@ import os
 import yaml
 
 from keras_video import recipes
+from keras_video.suggestions import did_you_mean
 
 # The video-list readers `keras_video.training.trainer.SOURCES` maps these names to.
 DATA_SOURCES = ("directory", "kinetics_csv", "ucf101", "hmdb51", "something_something")
@@ -138,7 +139,8 @@ def _merge(base, update, path=""):
     for key, value in update.items():
         where = f"{path}{key}"
         if key not in base:
-            raise KeyError(f"unknown recipe key {where!r}; known keys at this level: "
+            raise KeyError(f"unknown recipe key {where!r}{did_you_mean(key, base)}; known keys "
+                           "at this level: "
                            f"{', '.join(sorted(base))}")
         free = base[key] == {} or key in ("train", "validation", "kwargs")
         if isinstance(base[key], dict) and not free:

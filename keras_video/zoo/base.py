@@ -1,10 +1,10 @@
 """What every builder shares: the keras.applications argument contract, input, preprocessing,
 backbone-only pooling, and `VideoModel`, the model every builder returns."""
-import difflib
 
 import keras
 
 from keras_video import presets
+from keras_video.suggestions import did_you_mean
 from keras_video.zoo.registry import get, register
 
 # RGB mean / std in [0, 1] units, by the convention a network's weights were trained with:
@@ -104,9 +104,8 @@ def merge_switches(registry_name, defaults, overrides):
     unknown = sorted(set(overrides) - set(defaults))
     if unknown:
         known = sorted({*COMMON_KEYWORDS, *defaults})
-        close = difflib.get_close_matches(unknown[0], known, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise TypeError(f"{registry_name}: unknown keyword(s) {unknown}{hint}; it takes "
+        raise TypeError(f"{registry_name}: unknown keyword(s) {unknown}"
+                        f"{did_you_mean(unknown[0], known)}; it takes "
                         f"{', '.join(known)}")
     return {**defaults, **overrides}
 

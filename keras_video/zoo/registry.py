@@ -1,4 +1,6 @@
 """One registry of model builders: the names the CLI and `keras_video.zoo.get` take."""
+from keras_video.suggestions import did_you_mean
+
 _BUILDERS = {}
 
 
@@ -19,9 +21,12 @@ def list_models():
 
 
 def get_builder(name):
+    if not isinstance(name, str):
+        raise TypeError(f"a model is named by a string such as 's3d', not {name!r}")
     key = name.lower().replace("-", "_")
     if key not in _BUILDERS:
-        raise ValueError(f"Unknown model {name!r}. Available models: {', '.join(list_models())}")
+        raise ValueError(f"Unknown model {name!r}{did_you_mean(key, list_models())}. "
+                         f"Available models: {', '.join(list_models())}")
     return _BUILDERS[key]
 
 
