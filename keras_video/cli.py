@@ -25,11 +25,13 @@ class UsageError(Exception):
 
 
 class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Appends each argument's default to its help, except where the help already says what
-    the default is (a None default that stands for "the run's best/" and the like)."""
+    """Appends each argument's default to its help, except where it says nothing: the help
+    states the default itself (a None that stands for "the run's best/" and the like), the
+    argument is required, or the default is None or an off switch (False)."""
 
     def _get_help_string(self, action):
-        if "(default:" in (action.help or ""):
+        if "(default:" in (action.help or "") or action.required or action.default is None \
+                or action.default is False:
             return action.help
         return super()._get_help_string(action)
 
@@ -86,22 +88,24 @@ def _window_flags(parser):
                         "rate first (default: the clip spec's, else the file's)")
 
 
-def _positive_number(convert, kind):
-    """An argparse `type` that reads a number with `convert` and refuses zero, negatives and
-    infinity, naming the `kind` it expected."""
+def _positive_number(convert, kind, zero=False):
+    """An argparse `type` that reads a number with `convert` and refuses negatives, infinity
+    and (unless `zero`) zero, naming the `kind` it expected."""
+    kind = f"{'non-negative' if zero else 'positive'} {kind}"
+
     def parse(text):
         try:
             value = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind}, got {text!r}") \
-                from None
-        if not 0 < value < float("inf"):
-            raise argparse.ArgumentTypeError(f"expected a positive {kind}, got {text}")
+            raise argparse.ArgumentTypeError(f"expected a {kind}, got {text!r}") from None
+        if not (0 <= value if zero else 0 < value) or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"expected a {kind}, got {text}")
         return value
     return parse
 
 
 _positive = _positive_number(int, "integer")
+_count = _positive_number(int, "integer", zero=True)
 _positive_float = _positive_number(float, "number")
 
 
@@ -143,7 +147,7 @@ def build_parser():
     sub.add_argument("--batch", type=_positive, default=1, help="clips per batch")
     sub.add_argument("--repeats", type=_positive, default=5,
                      help="timed calls; the median is reported")
-    sub.add_argument("--warmup", type=int, default=2, help="untimed calls before timing")
+    sub.add_argument("--warmup", type=_count, default=2, help="untimed calls before timing")
     sub.add_argument("--jit", action=argparse.BooleanOptionalAction, default=True,
                      help="compile with XLA")
     sub.add_argument("--nojit", dest="jit", action="store_false", help=argparse.SUPPRESS)
@@ -406,9 +410,10 @@ def _presets(args, overrides):
     rows = []
     for name in presets.list_presets(args.model):
         preset = presets.get(name)
-        rows.append({"preset": name, "classes": preset.classes or "-",
-                     "top1": preset.metrics.get("top1", "-"),
-                     "level": preset.metrics_level or "-", "source": preset.source})
+        # None, not "-", where a figure is unknown: --json gives null, the table "-".
+        rows.append({"preset": name, "classes": preset.classes,
+                     "top1": preset.metrics.get("top1"),
+                     "level": preset.metrics_level, "source": preset.source})
     return {r["preset"]: r for r in rows}, lambda: print(
         _table(rows, ["preset", "classes", "top1", "level", "source"]))
 
@@ -486,6 +491,8 @@ def _table(rows, columns):
 
 
 def _fmt(value):
+    if value is None:
+        return "-"
     if isinstance(value, float):
         return f"{value:.3f}"
     if isinstance(value, int) and not isinstance(value, bool) and value >= 10000:

@@ -59,6 +59,9 @@ def test_each_commands_help_shows_its_own_arguments(capsys, command):
         assert "(default: 16)" in out  # defaults are shown
     # A help that says its default itself gets no second one ("(default: None)" after it).
     assert not re.search(r"\(default: [^()]*\)\s+\(default:", out), out
+    # Nor does a required flag, an unset one or an off switch ("--json (default: False)").
+    words = " ".join(out.split())  # as wrapped help lines may split it
+    assert "(default: None)" not in words and "(default: False)" not in words, out
 
 
 # Every command with a misspelt flag: exit 2, one line naming it.
@@ -189,6 +192,21 @@ def test_info_json_is_one_object_with_the_counts_and_no_framework_logs():
     assert FRAMEWORK_LINE.search(verbose.stderr)  # --verbose shows them (the test can fail)
 
 
+def test_presets_json_gives_null_where_the_table_gives_a_dash(capsys):
+    status, out, _ = run(capsys, "presets", "s3d", "--json")
+    rows = json.loads(out)
+    assert status == 0 and rows["s3d.imagenet"]["top1"] is None  # inflated: no figure of its own
+    assert isinstance(rows["s3d.kinetics400"]["top1"], float)
+    status, out, _ = run(capsys, "presets", "s3d")
+    imagenet = next(line for line in out.splitlines() if line.startswith("s3d.imagenet"))
+    assert status == 0 and " - " in imagenet and "None" not in out
+
+
+def test_benchmark_refuses_a_negative_warmup(capsys):
+    status, _, err = run(capsys, "benchmark", "s3d", "--warmup", "-1")
+    assert status == 2 and "--warmup: expected a non-negative integer, got -1" in err
+
+
 def test_info_table(capsys):
     status, out, _ = run(capsys, "info", "c2d", "--frames", "8", "--size", "64")
     assert status == 0 and "trainable_params" in out and "c2d" in out
@@ -233,6 +251,11 @@ output_dir: {tmp_path / 'runs'}
     assert report["videos"] == 6 and report["views_per_video"] == 2  # the recipe's 2 x 1
     assert 0 <= report["video_top1"] <= 1 and report["class_names"] == sorted(classes)
     assert (tmp_path / "runs" / "tiny" / "evaluation" / "confusion.png").exists()
+    (tmp_path / "taken").write_text("")
+    status, _, err = run(capsys, "evaluate", "--config", str(recipe), "--out",
+                         str(tmp_path / "taken"))
+    assert status == 1 and "taken is a file: the report goes into a folder" in err
+    assert err.count("\n") == 1, err  # refused before the evaluation and its progress bar
     assert not FRAMEWORK_LINE.search(trained.stderr), trained.stderr
     # Progress on stderr: Keras' line per epoch (steps done / total, time, metrics) in a log;
     # it heads epochs with "Epoch i/N" only when there are several.

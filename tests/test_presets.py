@@ -168,6 +168,13 @@ def test_features_are_the_backbones_pooled_output_per_window(saved, tmp_path):
     assert np.load(paths[1]).shape == (4, 2)
 
 
+def test_a_misspelt_feature_layer_is_one_error_before_any_video(saved, tmp_path):
+    _, model, _ = saved
+    results = inference.features_of_videos(["a.mp4", "b.mp4"], model, tmp_path, layer="res5_blok1")
+    with pytest.raises(ValueError, match=r"no layer 'res5_blok1' \(did you mean 'res5_block1'"):
+        next(results)
+
+
 # ------------------------------------------------------------------------------- bad input
 def test_a_preset_missing_a_file_names_it(saved, tmp_path):
     root, _, _ = saved
@@ -235,11 +242,42 @@ def test_corrupt_metadata_in_an_exported_file_names_the_file(exported_alone, tmp
 def test_unknown_presets_and_weights_say_what_exists(tmp_path):
     with pytest.raises(ValueError, match="Registered presets: .*s3d.kinetics400"):
         presets.load("s3d.kinetics700")
+    with pytest.raises(ValueError, match=r"'s3dg.kinetic400' \(did you mean 's3dg.kinetics400'"):
+        presets.load("s3dg.kinetic400")
+    with pytest.raises(ValueError, match=r"'kinetics40' for model 's3d' \(did you mean "
+                                         r"'kinetics400'\?\)"):
+        zoo.S3D(weights="kinetics40", **TINY)
     with pytest.raises(ValueError, match="Registered weights for 's3d': imagenet, kinetics400"):
         zoo.S3D(weights="kinetics700", **TINY)
     (tmp_path / "empty").mkdir()
     with pytest.raises(presets.PresetError, match="config.json is missing"):
         presets.load(tmp_path / "empty")
+
+
+def test_weights_for_a_model_that_holds_its_own_are_refused_not_ignored(saved, exported_alone,
+                                                                       tmp_path):
+    root, model, _ = saved
+    keras_file = tmp_path / "m.keras"
+    model.save(keras_file)
+    for target in (model, root / "tiny_r3d", keras_file, exported_alone("onnx"),
+                   exported_alone("tflite"), exported_alone("savedmodel")):
+        with pytest.raises(ValueError, match="holds its own weights: weights='kinetics400'"):
+            inference.load(target, weights="kinetics400")
+    with pytest.raises(ValueError, match="s3d.kinetics400 holds its own weights"):
+        inference.keras_model("s3d.kinetics400", weights="imagenet")
+    with pytest.raises(ValueError, match="m.keras holds its own weights"):
+        next(inference.features_of_videos([], keras_file, tmp_path / "f", weights="kinetics400"))
+
+
+def test_a_top_k_below_one_is_refused_before_decoding(saved):
+    _, model, _ = saved
+    predictor = inference.load(model)
+    for k in (0, -1, 2.5):
+        # The path does not exist: the check comes before the video is opened.
+        with pytest.raises(ValueError, match=f"top_k must be a positive integer, got {k}"):
+            inference.classify_video(predictor, "missing.mp4", top_k=k)
+        with pytest.raises(ValueError, match="top_k must be a positive integer"):
+            next(inference.classify_videos(["missing.mp4"], model, top_k=k))
 
 
 # ------------------------------------------------------------------ the command line reads them

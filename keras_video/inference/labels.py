@@ -4,8 +4,15 @@ import numpy as np
 from keras_video.zoo import labels
 
 
+def check_top_k(k):
+    """Refuses a `k` that is not a positive integer (a negative one would slice off classes)."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"top_k must be a positive integer, got {k!r}")
+
+
 def top_classes(scores, class_names, k):
     """`[{"class", "score"}]` of the `k` best scores, best first (ties by class order)."""
+    check_top_k(k)
     order = np.argsort(-np.asarray(scores), kind="stable")[:k]
     return [{"class": class_names[i], "score": round(float(scores[i]), 6)} for i in order]
 

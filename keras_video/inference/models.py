@@ -7,10 +7,22 @@ import keras
 from keras_video import presets, zoo
 
 
+def refuse_weights(model, weights):
+    """Raises where `weights` is given for a model that holds its own (a Keras model, a file,
+    a folder, a registered preset), rather than ignoring them."""
+    if weights is None or not (isinstance(model, keras.Model) or os.path.exists(os.fspath(model))
+                               or os.fspath(model) in presets.list_presets()):
+        return
+    name = "a Keras model" if isinstance(model, keras.Model) else os.fspath(model)
+    raise ValueError(f"{name} holds its own weights: weights={os.fspath(weights)!r} is for a "
+                     "registered model name such as 's3d'")
+
+
 def keras_model(model, weights=None, frames=None, size=None, classes=None):
     """The Keras model `model` names. `frames` / `size` set the input shape of a model that is
     built here (a registered name, a zoo preset), `classes` its head (a new one where the
     weights have other classes)."""
+    refuse_weights(model, weights)
     if isinstance(model, keras.Model):
         return model
     path = os.fspath(model)
@@ -33,8 +45,6 @@ def keras_model(model, weights=None, frames=None, size=None, classes=None):
             raise ValueError(f"{path} is not a readable .keras file "
                              f"({str(error).splitlines()[0]})") from None
     if path in presets.list_presets():
-        if weights is not None:
-            raise ValueError(f"{path} is a preset (a model with its weights): drop --weights")
         return presets.load(path, **overrides)
     try:
         zoo.get_builder(path)

@@ -9,7 +9,7 @@ import numpy as np
 
 from keras_video import presets
 from keras_video.inference import metadata as file_metadata
-from keras_video.inference.models import keras_model
+from keras_video.inference.models import keras_model, refuse_weights
 from keras_video.inference.outputs import classifier_outputs
 
 FORMATS = ("keras", "savedmodel", "tflite", "onnx")
@@ -222,6 +222,7 @@ def load(model, class_names=None, num_threads=None, weights=None):
     name ("s3d.kinetics400"); a preset directory; the path of a `.keras` file, a SavedModel
     folder (or a TF Serving model folder of numbered versions), a `.tflite` or an `.onnx`
     file. `class_names` replace the model's own."""
+    refuse_weights(model, weights)
     if isinstance(model, keras.Model):
         return KerasPredictor(model, class_names)
     path = os.fspath(model)

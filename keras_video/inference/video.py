@@ -9,8 +9,9 @@ import keras
 import numpy as np
 
 from keras_video import presets
+from keras_video.suggestions import did_you_mean
 from keras_video.data import DenseClipSampler, VideoReader, transforms
-from keras_video.inference.labels import top_classes
+from keras_video.inference.labels import check_top_k, top_classes
 from keras_video.inference.models import keras_model
 from keras_video.inference.predictors import load
 
@@ -78,6 +79,7 @@ def classify_video(predictor, path, *, window=None, stride=None, frame_stride=No
     The video's scores are the mean of its windows'. Returns a dict with `top` and a
     `timeline` of windows (start and end in seconds, their own `top`).
     """
+    check_top_k(top_k)  # before the video is decoded
     clip = _clip_plan(predictor.clip, predictor.clip_shape, window, frame_stride, fps, size)
     with VideoWindows(path, clip, stride) as windows:
         scores = np.concatenate([predictor(batch) for batch in windows.batches(batch_size)])
@@ -101,7 +103,8 @@ def feature_model(model, layer=None):
     try:
         output = model.get_layer(name).output
     except ValueError:
-        raise ValueError(f"{model.name} has no layer {name!r}") from None
+        raise ValueError(f"{model.name} has no layer {name!r}"
+                         f"{did_you_mean(name, [l.name for l in model.layers])}") from None
     if len(output.shape) == 5:
         output = keras.layers.GlobalAveragePooling3D(name="feature_pool")(output)
     elif len(output.shape) != 2:
@@ -184,6 +187,8 @@ def classify_videos(videos, model, *, class_names=None, weights=None, on_error="
     fails (unreadable, too short, ...): one bad file costs only its own result.
     `on_error="raise"` raises the first failure instead (`--debug` shows its traceback)."""
     _check_on_error(on_error)
+    if "top_k" in options:
+        check_top_k(options["top_k"])  # one error, not one per video
     predictor = load(model, class_names=class_names, weights=weights)
     for video in _video_list(videos):
         try:
@@ -201,6 +206,7 @@ def features_of_videos(videos, model, out_dir, *, weights=None, fmt="npy", on_er
     `{"video", "error"}` per video (`on_error="raise"`: raises the first failure)."""
     _check_on_error(on_error)
     keras_net = keras_model(model, weights)
+    feature_model(keras_net, options.get("layer"))  # a wrong layer: one error, not one per video
     named = {}  # file name without extension -> the video whose features have it
     for video in _video_list(videos):
         name = os.path.splitext(os.path.basename(os.fspath(video)))[0]

@@ -377,6 +377,9 @@ def evaluate_run(config, model=None, clips=None, crops=None, out=None, verbose=T
         if not os.path.exists(model):
             raise FileNotFoundError(f"no model at {model}: train the recipe first or pass the "
                                     "model to evaluate")
+    out = out or os.path.join(folder, "evaluation")
+    if os.path.isfile(out):  # found before the evaluation's minutes, not after
+        raise NotADirectoryError(f"{out} is a file: the report goes into a folder")
     _, validation = video_lists(config)
     if validation is None:
         raise ValueError("the recipe has no data.validation split to evaluate on")
@@ -388,7 +391,6 @@ def evaluate_run(config, model=None, clips=None, crops=None, out=None, verbose=T
                                 num_frames=d["num_frames"], stride=d["stride"], fps=d["fps"],
                                 crop_size=d["crop_size"], num_clips=clips, num_crops=crops,
                                 batch_size=config["batch_size"], verbose=verbose)
-    json_path, png_path = inference.write_report(result, out or os.path.join(folder,
-                                                                             "evaluation"))
+    json_path, png_path = inference.write_report(result, out)
     return {**result, "report": json_path, "confusion_png": png_path,
             "model": os.fspath(model) if isinstance(model, (str, os.PathLike)) else model.name}
