@@ -307,9 +307,10 @@ def _evaluate(args, overrides):
 
 def _predict(args, overrides):
     from keras_video import inference
+    model, weights = _model_of(args)
     results = list(inference.classify_videos(
-        _each(args.videos), _model_of(args), class_names=_labels(args.labels),
-        weights=args.weights, top_k=args.top, window=args.window, stride=args.stride,
+        _each(args.videos), model, class_names=_labels(args.labels),
+        weights=weights, top_k=args.top, window=args.window, stride=args.stride,
         frame_stride=args.frame_stride, fps=args.fps, size=args.size,
         on_error=_on_error(args)))
     failed = sum("error" in r for r in results)
@@ -356,8 +357,9 @@ def _detect(args, overrides):
 
 def _features(args, overrides):
     from keras_video import inference
+    model, weights = _model_of(args)
     results = list(inference.features_of_videos(
-        _each(args.videos), _model_of(args), args.out, weights=args.weights, fmt=args.format,
+        _each(args.videos), model, args.out, weights=weights, fmt=args.format,
         layer=args.layer, window=args.window, stride=args.stride,
         frame_stride=args.frame_stride, fps=args.fps, size=args.size,
         on_error=_on_error(args)))
@@ -436,10 +438,11 @@ def _on_error(args):
 
 
 def _model_of(args):
-    """What `--model` names, with `--weights` / `--classes` and the clip flags checked: a model
-    built here (a registered name or preset, a preset directory) is built at `--window` frames
-    and `--size` pixels where they are given, since the last pool of most networks is sized
-    for the clip; a file or SavedModel holds its weights, head and shape."""
+    """What `--model` names and the weights still to load into it, with `--weights` /
+    `--classes` and the clip flags checked: a model built here (a registered name or preset, a
+    preset directory) is built at `--window` frames and `--size` pixels where they are given,
+    since the last pool of most networks is sized for the clip, and its weights are then in
+    it; a file or SavedModel holds its weights, head and shape."""
     from keras_video import inference, presets
     built_here = not os.path.exists(args.model) or presets.is_directory(args.model)
     where = f"{PROG} {args.command}"
@@ -452,8 +455,8 @@ def _model_of(args):
     frames, size = getattr(args, "window", None), getattr(args, "size", None)
     if built_here and (args.classes or frames or size):
         return inference.keras_model(args.model, args.weights, frames=frames, size=size,
-                                     classes=args.classes)
-    return args.model
+                                     classes=args.classes), None
+    return args.model, args.weights
 
 
 def _labels(path):

@@ -261,8 +261,9 @@ def get(name, builder=None):
         names = available(builder)
         models = sorted({p.builder for p in _REGISTRY.values() if p.builder})
         raise ValueError(
-            f"Unknown weights {name!r} for model {builder!r}{did_you_mean(name, names)}: it is neither an existing file or "
-            f"preset directory nor a registered name. Registered weights for {builder!r}: "
+            f"Unknown weights {name!r} for model {builder!r}{did_you_mean(name, names)}: it is "
+            "neither an existing file or preset directory nor a registered name. "
+            f"Registered weights for {builder!r}: "
             f"{', '.join(names) if names else 'none'} (models with registered weights: "
             f"{', '.join(models)}). Pass weights=None for random initialisation, a preset "
             "directory, or the path of a .weights.h5 / .keras file.")

@@ -255,7 +255,7 @@ def test_unknown_presets_and_weights_say_what_exists(tmp_path):
 
 
 def test_weights_for_a_model_that_holds_its_own_are_refused_not_ignored(saved, exported_alone,
-                                                                       tmp_path):
+                                                                       tmp_path, monkeypatch):
     root, model, _ = saved
     keras_file = tmp_path / "m.keras"
     model.save(keras_file)
@@ -267,6 +267,14 @@ def test_weights_for_a_model_that_holds_its_own_are_refused_not_ignored(saved, e
         inference.keras_model("s3d.kinetics400", weights="imagenet")
     with pytest.raises(ValueError, match="m.keras holds its own weights"):
         next(inference.features_of_videos([], keras_file, tmp_path / "f", weights="kinetics400"))
+    # A folder named like a registered model is read first: the error says so.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s3d").mkdir()
+    with pytest.raises(ValueError, match="s3d here is a file or folder, which is read before "
+                                         "the registered model 's3d'"):
+        inference.load("s3d", weights="kinetics400")
+    with pytest.raises(ValueError, match=r"'r3d18' \(did you mean 'r3d_18'\?\) is not a file"):
+        inference.keras_model("r3d18")
 
 
 def test_a_top_k_below_one_is_refused_before_decoding(saved):
@@ -274,10 +282,15 @@ def test_a_top_k_below_one_is_refused_before_decoding(saved):
     predictor = inference.load(model)
     for k in (0, -1, 2.5):
         # The path does not exist: the check comes before the video is opened.
-        with pytest.raises(ValueError, match=f"top_k must be a positive integer, got {k}"):
+        with pytest.raises(ValueError, match=f"a positive integer or None, got {k}"):
             inference.classify_video(predictor, "missing.mp4", top_k=k)
         with pytest.raises(ValueError, match="top_k must be a positive integer"):
             next(inference.classify_videos(["missing.mp4"], model, top_k=k))
+        with pytest.raises(ValueError, match="top_k must be a positive integer"):
+            inference.decode_predictions(np.full((1, 3), 1 / 3), top=k, class_names=NAMES)
+    # None is every class, as before.
+    every = inference.decode_predictions(np.full((1, 3), 1 / 3), top=None, class_names=NAMES)
+    assert len(every[0]) == 3
 
 
 # ------------------------------------------------------------------ the command line reads them
@@ -351,6 +364,13 @@ def test_predict_with_a_registered_weights_entry_from_a_mirror(tmp_path, video, 
     assert {c["class"] for c in result["top"]} == {"left", "right", "still"}
     status, by_name, err = predict_json(capsys, video, "--model", "s3d.tiny_entry")
     assert status == 0 and by_name["top"] == result["top"], err
+    # Built here at the clip asked for, the weights loaded once (not refused the second time).
+    status, sized, err = predict_json(capsys, video, "--model", "s3d", "--weights", "tiny_entry",
+                                      "--window", "8", "--size", "32")
+    assert status == 0 and sized["top"] == result["top"], err
+    from keras_video import cli
+    assert cli.main(["features", video, "--model", "s3d", "--weights", "tiny_entry", "--size",
+                     "32", "--out", str(tmp_path / "features")]) == 0, capsys.readouterr().err
     expected = np.asarray(source(next(inference.VideoWindows(
         video, presets.ClipSpec(frames=8, crop=32, fps=15)).batches(1)).astype("float32")))
     assert result["timeline"][0]["top"][0]["class"] == ("left", "right", "still")[

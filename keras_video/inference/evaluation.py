@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from keras_video import data, plots
+from keras_video.inference.labels import check_top_k
 from keras_video.progress import bar as progress_bar
 
 
@@ -53,6 +54,7 @@ def predict_videos(model, dataset, verbose=False):
 
 
 def top_k_accuracy(predictions, labels, k=1):
+    check_top_k(k)
     top = np.argsort(-np.asarray(predictions), axis=-1)[:, :k]
     return float(np.mean(np.any(top == np.asarray(labels)[:, None], axis=-1)))
 

@@ -5,9 +5,10 @@ from keras_video.zoo import labels
 
 
 def check_top_k(k):
-    """Refuses a `k` that is not a positive integer (a negative one would slice off classes)."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"top_k must be a positive integer, got {k!r}")
+    """Refuses a `k` that is neither a positive integer nor None (every class): a negative
+    one would slice classes off the end, zero return none."""
+    if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
+        raise ValueError(f"top_k must be a positive integer or None, got {k!r}")
 
 
 def top_classes(scores, class_names, k):
@@ -42,6 +43,7 @@ def decode_predictions(probabilities, top=5, class_names=None):
     `(class index, class name, score)`, best first, as `keras.applications`' function does
     for ImageNet. `class_names`: a list, a model loaded from a preset or with registered
     weights, a `Predictor`, or None for Kinetics-400 / -600 by the number of classes."""
+    check_top_k(top)
     probabilities = np.asarray(probabilities)
     if probabilities.ndim != 2:
         raise ValueError(f"probabilities are (batch, classes), got shape {probabilities.shape}")

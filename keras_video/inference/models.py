@@ -5,17 +5,26 @@ import os
 import keras
 
 from keras_video import presets, zoo
+from keras_video.suggestions import did_you_mean
 
 
 def refuse_weights(model, weights):
     """Raises where `weights` is given for a model that holds its own (a Keras model, a file,
     a folder, a registered preset), rather than ignoring them."""
-    if weights is None or not (isinstance(model, keras.Model) or os.path.exists(os.fspath(model))
-                               or os.fspath(model) in presets.list_presets()):
+    if weights is None:
         return
-    name = "a Keras model" if isinstance(model, keras.Model) else os.fspath(model)
-    raise ValueError(f"{name} holds its own weights: weights={os.fspath(weights)!r} is for a "
-                     "registered model name such as 's3d'")
+    if isinstance(model, keras.Model):
+        raise ValueError(f"a Keras model holds its own weights: weights={weights!r} is for a "
+                         "registered model name")
+    path = os.fspath(model)
+    if not os.path.exists(path) and path not in presets.list_presets():
+        return
+    if os.path.exists(path) and path.lower().replace("-", "_") in zoo.list_models():
+        raise ValueError(f"{path} here is a file or folder, which is read before the registered "
+                         f"model {path!r} and holds its own weights: run where no {path} is, "
+                         f"to build the registered model with weights={weights!r}")
+    raise ValueError(f"{path} holds its own weights: weights={weights!r} is for a registered "
+                     "model name")
 
 
 def keras_model(model, weights=None, frames=None, size=None, classes=None):
@@ -49,7 +58,8 @@ def keras_model(model, weights=None, frames=None, size=None, classes=None):
     try:
         zoo.get_builder(path)
     except ValueError:
-        raise ValueError(f"{path!r} is not a file, a preset directory, a registered model "
+        hint = did_you_mean(path, zoo.list_models() + presets.list_presets())
+        raise ValueError(f"{path!r}{hint} is not a file, a preset directory, a registered model "
                          f"({', '.join(zoo.list_models())}) or a registered preset "
                          f"({', '.join(presets.list_presets())})") from None
     if weights is not None and not os.path.isfile(os.fspath(weights)):

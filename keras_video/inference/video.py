@@ -9,11 +9,13 @@ import keras
 import numpy as np
 
 from keras_video import presets
-from keras_video.suggestions import did_you_mean
 from keras_video.data import DenseClipSampler, VideoReader, transforms
 from keras_video.inference.labels import check_top_k, top_classes
 from keras_video.inference.models import keras_model
 from keras_video.inference.predictors import load
+from keras_video.suggestions import did_you_mean
+
+FEATURE_FORMATS = ("npy", "npz")
 
 
 def _clip_plan(clip, clip_shape, window, frame_stride, fps, size):
@@ -134,12 +136,16 @@ def extract_features(model, path, *, layer=None, window=None, stride=None, frame
             "layer": layer or model.feature_layer}
 
 
+def _check_format(fmt):
+    if fmt not in FEATURE_FORMATS:
+        raise ValueError(f"format must be 'npy' or 'npz', got {fmt!r}")
+
+
 def write_features(result, out_dir, fmt="npy"):
     """Writes `extract_features`' result for one video under `out_dir`: `NAME.npy` (windows x
     channels) and `NAME.timestamps.npy` (windows x 2: start, end in seconds), or one
     `NAME.npz` with `features`, `start_sec`, `end_sec`. Returns the paths written."""
-    if fmt not in ("npy", "npz"):
-        raise ValueError(f"format must be 'npy' or 'npz', got {fmt!r}")
+    _check_format(fmt)
     os.makedirs(out_dir, exist_ok=True)
     stem = os.path.join(out_dir, os.path.splitext(os.path.basename(result["video"]))[0])
     if fmt == "npz":
@@ -205,6 +211,7 @@ def features_of_videos(videos, model, out_dir, *, weights=None, fmt="npy", on_er
     (`write_features`); yields `{"video", "paths", "windows", "channels"}` or
     `{"video", "error"}` per video (`on_error="raise"`: raises the first failure)."""
     _check_on_error(on_error)
+    _check_format(fmt)
     keras_net = keras_model(model, weights)
     feature_model(keras_net, options.get("layer"))  # a wrong layer: one error, not one per video
     named = {}  # file name without extension -> the video whose features have it
