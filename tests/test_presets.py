@@ -173,6 +173,9 @@ def test_a_misspelt_feature_layer_is_one_error_before_any_video(saved, tmp_path)
     results = inference.features_of_videos(["a.mp4", "b.mp4"], model, tmp_path, layer="res5_blok1")
     with pytest.raises(ValueError, match=r"no layer 'res5_blok1' \(did you mean 'res5_block1'"):
         next(results)
+    # So is a format it cannot write (a.mp4 does not exist: it was a per-video error before).
+    with pytest.raises(ValueError, match="format must be one of npy, npz, got 'csv'"):
+        next(inference.features_of_videos(["a.mp4"], model, tmp_path, fmt="csv"))
 
 
 # ------------------------------------------------------------------------------- bad input

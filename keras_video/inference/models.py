@@ -17,9 +17,10 @@ def refuse_weights(model, weights):
         raise ValueError(f"a Keras model holds its own weights: weights={weights!r} is for a "
                          "registered model name")
     path = os.fspath(model)
-    if not os.path.exists(path) and path not in presets.list_presets():
+    exists = os.path.exists(path)
+    if not exists and path not in presets.list_presets():
         return
-    if os.path.exists(path) and path.lower().replace("-", "_") in zoo.list_models():
+    if exists and path.lower().replace("-", "_") in zoo.list_models():
         raise ValueError(f"{path} here is a file or folder, which is read before the registered "
                          f"model {path!r} and holds its own weights: run where no {path} is, "
                          f"to build the registered model with weights={weights!r}")

@@ -116,10 +116,11 @@ def feature_model(model, layer=None):
 
 
 def extract_features(model, path, *, layer=None, window=None, stride=None, frame_stride=None,
-                     fps=None, size=None, batch_size=8):
+                     fps=None, size=None, batch_size=8, features=None):
     """One feature vector per window of the video at `path` (see `classify_video` for the
-    windows): `{"features": (windows, channels) float32, "start_sec", "end_sec", ...}`."""
-    features = feature_model(model, layer)
+    windows): `{"features": (windows, channels) float32, "start_sec", "end_sec", ...}`.
+    `features`: `feature_model(model, layer)` where it is built once for many videos."""
+    features = feature_model(model, layer) if features is None else features
     clip = _clip_plan(presets.model_clip(model), model.inputs[0].shape[1:4], window,
                       frame_stride, fps, size)
     normalise = not clip.takes_pixels
@@ -138,7 +139,7 @@ def extract_features(model, path, *, layer=None, window=None, stride=None, frame
 
 def _check_format(fmt):
     if fmt not in FEATURE_FORMATS:
-        raise ValueError(f"format must be 'npy' or 'npz', got {fmt!r}")
+        raise ValueError(f"format must be one of {', '.join(FEATURE_FORMATS)}, got {fmt!r}")
 
 
 def write_features(result, out_dir, fmt="npy"):
@@ -213,7 +214,8 @@ def features_of_videos(videos, model, out_dir, *, weights=None, fmt="npy", on_er
     _check_on_error(on_error)
     _check_format(fmt)
     keras_net = keras_model(model, weights)
-    feature_model(keras_net, options.get("layer"))  # a wrong layer: one error, not one per video
+    # Built once: a wrong layer is one error, not one per video.
+    features = feature_model(keras_net, options.get("layer"))
     named = {}  # file name without extension -> the video whose features have it
     for video in _video_list(videos):
         name = os.path.splitext(os.path.basename(os.fspath(video)))[0]
@@ -223,7 +225,7 @@ def features_of_videos(videos, model, out_dir, *, weights=None, fmt="npy", on_er
                    "videos distinct names or separate output folders"}
             continue
         try:
-            result = extract_features(keras_net, video, **options)
+            result = extract_features(keras_net, video, features=features, **options)
             paths = write_features(result, out_dir, fmt)
             named[name] = os.fspath(video)  # only a video whose files were written claims them
             yield {"video": os.fspath(video), "paths": paths,
