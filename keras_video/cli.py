@@ -446,9 +446,11 @@ def _model_of(args):
     from keras_video import inference, presets
     built_here = not os.path.exists(args.model) or presets.is_directory(args.model)
     where = f"{PROG} {args.command}"
-    if args.weights is not None and os.path.exists(args.model):
+    try:  # the library's rule, refused here as a usage error before anything loads
+        inference.refuse_weights(args.model, args.weights)
+    except ValueError:
         raise UsageError(f"{where}: --weights is for a registered model name; {args.model} "
-                         "holds its own weights")
+                         "holds its own weights") from None
     if args.classes and not built_here:
         raise UsageError(f"{where}: --classes is for a model built here (a registered name or "
                          f"preset, a preset directory); {args.model} has a fixed head")

@@ -95,7 +95,6 @@ def test_builder_arguments():
         zoo.get(None)
 
 
-
 def test_the_keywords_an_unknown_one_is_matched_against_are_the_builders_own():
     # base.COMMON_KEYWORDS is written out for the error message; it must follow the graph
     # functions' signatures (and the builder's own weights and name).

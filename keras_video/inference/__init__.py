@@ -14,7 +14,7 @@ from keras_video.inference.evaluation import (average_by_video, evaluate, predic
                                               write_report)
 from keras_video.inference.labels import decode_predictions, top_classes
 from keras_video.inference.metadata import CorruptModelError
-from keras_video.inference.models import keras_model
+from keras_video.inference.models import keras_model, refuse_weights
 from keras_video.inference.outputs import classifier_outputs
 from keras_video.inference.predictors import FORMATS, Predictor, load
 from keras_video.inference.video import (VideoWindows, classify_video, classify_videos,
@@ -22,7 +22,7 @@ from keras_video.inference.video import (VideoWindows, classify_video, classify_
                                          one_line, write_features)
 
 __all__ = ["FORMATS", "CorruptModelError", "Predictor", "VideoWindows", "average_by_video",
-           "classifier_outputs", "classify_video", "classify_videos", "decode_predictions", "evaluate",
-           "extract_features", "feature_model", "features_of_videos", "keras_model", "one_line", "load", "predict_videos",
-           "predict_views", "report", "top_classes", "top_k_accuracy", "write_features",
-           "write_report"]
+           "classifier_outputs", "classify_video", "classify_videos", "decode_predictions",
+           "evaluate", "extract_features", "feature_model", "features_of_videos", "keras_model",
+           "load", "one_line", "predict_videos", "predict_views", "refuse_weights", "report",
+           "top_classes", "top_k_accuracy", "write_features", "write_report"]

@@ -20,7 +20,7 @@ def refuse_weights(model, weights):
     exists = os.path.exists(path)
     if not exists and path not in presets.list_presets():
         return
-    if exists and path.lower().replace("-", "_") in zoo.list_models():
+    if exists and zoo.is_registered(path):
         raise ValueError(f"{path} here is a file or folder, which is read before the registered "
                          f"model {path!r} and holds its own weights: run where no {path} is, "
                          f"to build the registered model with weights={weights!r}")

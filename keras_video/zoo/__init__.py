@@ -9,7 +9,7 @@ from keras_video.zoo.conversion import convert, convert_to_file, inflate  # noqa
 from keras_video.zoo.inception3d import (C2D, I3D, S3D, S3DG, BottomHeavyI3D,  # noqa: F401
                                          BottomHeavyS3D, FastS3D, InceptionV1, TopHeavyI3D,
                                          TopHeavyS3D)
-from keras_video.zoo.registry import get, get_builder, list_models  # noqa: F401
+from keras_video.zoo.registry import get, get_builder, is_registered, list_models  # noqa: F401
 from keras_video.zoo.resnet3d import (IPCSN26, IPCSN50, IPCSN101, IPCSN152,  # noqa: F401
                                       IRCSN26, IRCSN50, IRCSN101, IRCSN152, MC3_18,
                                       R2Plus1D18, R3D18)

@@ -20,10 +20,19 @@ def list_models():
     return sorted(_BUILDERS)
 
 
+def _key(name):
+    return name.lower().replace("-", "_")  # "R3D-18" is r3d_18
+
+
+def is_registered(name):
+    """True where `get_builder(name)` would find a builder."""
+    return isinstance(name, str) and _key(name) in _BUILDERS
+
+
 def get_builder(name):
     if not isinstance(name, str):
         raise TypeError(f"a model is named by a string such as 's3d', not {name!r}")
-    key = name.lower().replace("-", "_")
+    key = _key(name)
     if key not in _BUILDERS:
         raise ValueError(f"Unknown model {name!r}{did_you_mean(key, list_models())}. "
                          f"Available models: {', '.join(list_models())}")
